@@ -1,0 +1,214 @@
+package dev.miij;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * Options of one generation request, with DeepSpeed-MII's names and defaults. Build with
+ * {@link #builder()}, or read MII's snake_case keyword arguments with {@link #fromMap(Map)}:
+ *
+ * <pre>{@code
+ * GenerationOptions greedy = GenerationOptions.builder().maxNewTokens(64).doSample(false).build();
+ * GenerationOptions fromWire = GenerationOptions.fromMap(Map.of("max_new_tokens", 64, "top_p", 0.95));
+ * }</pre>
+ *
+ * @param maxLength      upper bound on prompt + generated tokens (MII default 1024, clipped to the model's context)
+ * @param maxNewTokens   tokens to generate at most; null = up to {@code maxLength}
+ * @param minNewTokens   end-of-sequence is suppressed until this many tokens exist (default 0)
+ * @param ignoreEos      keep generating after an end-of-sequence token (default false)
+ * @param doSample       sample (true, the default) or take the most likely token (false)
+ * @param topP           nucleus sampling mass (default 0.9)
+ * @param topK           keep only the k most likely tokens (null or 0 = off)
+ * @param temperature    logits divided by this before sampling (null = 1.0)
+ * @param returnFullText prepend the prompt to the generated text (default false)
+ * @param stop           stop strings of any length; the text is cut before the first one found
+ * @param seed           sampling seed; the same seed gives the same tokens whatever the batch
+ */
+public record GenerationOptions(int maxLength, Integer maxNewTokens, int minNewTokens, boolean ignoreEos,
+                                boolean doSample, double topP, Integer topK, Double temperature,
+                                boolean returnFullText, List<String> stop, Long seed) {
+
+    public static final int DEFAULT_MAX_LENGTH = 1024;
+
+    /** Every option name accepted by {@link #fromMap}. */
+    public static final List<String> NAMES = List.of("max_length", "max_new_tokens", "min_new_tokens", "ignore_eos",
+            "do_sample", "top_p", "top_k", "temperature", "return_full_text", "stop", "seed");
+
+    public GenerationOptions {
+        stop = List.copyOf(stop);
+        validate(maxLength, maxNewTokens, minNewTokens, topP, topK, temperature, stop);
+    }
+
+    public static GenerationOptions defaults() {
+        return builder().build();
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    public Builder toBuilder() {
+        Builder b = new Builder();
+        b.maxLength = maxLength;
+        b.maxNewTokens = maxNewTokens;
+        b.minNewTokens = minNewTokens;
+        b.ignoreEos = ignoreEos;
+        b.doSample = doSample;
+        b.topP = topP;
+        b.topK = topK;
+        b.temperature = temperature;
+        b.returnFullText = returnFullText;
+        b.stop = new ArrayList<>(stop);
+        b.seed = seed;
+        return b;
+    }
+
+    private static void validate(int maxLength, Integer maxNewTokens, int minNewTokens, double topP, Integer topK,
+                                 Double temperature, List<String> stop) {
+        if (maxLength <= 0) {
+            throw MiiException.invalid("max_length must be positive, got " + maxLength);
+        }
+        if (maxNewTokens != null && maxNewTokens <= 0) {
+            throw MiiException.invalid("max_new_tokens must be positive, got " + maxNewTokens);
+        }
+        if (minNewTokens < 0) {
+            throw MiiException.invalid("min_new_tokens must not be negative, got " + minNewTokens);
+        }
+        if (maxNewTokens != null && minNewTokens > maxNewTokens) {
+            throw MiiException.invalid("min_new_tokens (" + minNewTokens + ") exceeds max_new_tokens (" + maxNewTokens + ")");
+        }
+        if (!(topP > 0 && topP <= 1)) {
+            throw MiiException.invalid("top_p must be in (0, 1], got " + topP);
+        }
+        if (topK != null && topK < 0) {
+            throw MiiException.invalid("top_k must not be negative, got " + topK);
+        }
+        if (temperature != null && !(temperature > 0 && Double.isFinite(temperature))) {
+            throw MiiException.invalid("temperature must be a positive number, got " + temperature
+                    + " (use do_sample=false for greedy decoding)");
+        }
+        for (String s : stop) {
+            if (s == null || s.isEmpty()) {
+                throw MiiException.invalid("stop strings must not be empty");
+            }
+        }
+    }
+
+    /**
+     * Reads MII's keyword arguments ({@code max_new_tokens}, {@code do_sample}, ...). Unknown names and
+     * values of the wrong type are rejected with a message naming the field.
+     */
+    public static GenerationOptions fromMap(Map<String, ?> kwargs) {
+        Builder b = builder();
+        for (Map.Entry<String, ?> e : new LinkedHashMap<>(kwargs).entrySet()) {
+            String key = e.getKey();
+            Object value = e.getValue();
+            if (value == null) {
+                continue;
+            }
+            switch (key) {
+                case "max_length" -> b.maxLength(intValue(key, value));
+                case "max_new_tokens" -> b.maxNewTokens(intValue(key, value));
+                case "min_new_tokens" -> b.minNewTokens(intValue(key, value));
+                case "ignore_eos" -> b.ignoreEos(boolValue(key, value));
+                case "do_sample" -> b.doSample(boolValue(key, value));
+                case "top_p" -> b.topP(doubleValue(key, value));
+                case "top_k" -> b.topK(intValue(key, value));
+                case "temperature" -> b.temperature(doubleValue(key, value));
+                case "return_full_text" -> b.returnFullText(boolValue(key, value));
+                case "seed" -> b.seed((long) longValue(key, value));
+                case "stop" -> {
+                    if (value instanceof String s) {
+                        b.stop(List.of(s));
+                    } else if (value instanceof List<?> list) {
+                        List<String> out = new ArrayList<>();
+                        for (Object o : list) {
+                            if (!(o instanceof String s)) {
+                                throw MiiException.invalid("stop must be a string or a list of strings, got an element " + o);
+                            }
+                            out.add(s);
+                        }
+                        b.stop(out);
+                    } else {
+                        throw MiiException.invalid("stop must be a string or a list of strings, got " + value);
+                    }
+                }
+                default -> throw MiiException.invalid("unknown generation option '" + key + "'; known options: "
+                        + String.join(", ", NAMES));
+            }
+        }
+        return b.build();
+    }
+
+    private static int intValue(String key, Object v) {
+        long l = longValue(key, v);
+        if (l > Integer.MAX_VALUE || l < Integer.MIN_VALUE) {
+            throw MiiException.invalid(key + " is out of range: " + v);
+        }
+        return (int) l;
+    }
+
+    private static long longValue(String key, Object v) {
+        if (v instanceof Integer || v instanceof Long || v instanceof Short || v instanceof Byte) {
+            return ((Number) v).longValue();
+        }
+        if (v instanceof Number n && n.doubleValue() == Math.rint(n.doubleValue()) && Double.isFinite(n.doubleValue())
+                && Math.abs(n.doubleValue()) < 9.0e15) {
+            return n.longValue();
+        }
+        throw MiiException.invalid(key + " must be an integer, got " + describe(v));
+    }
+
+    private static double doubleValue(String key, Object v) {
+        if (v instanceof Number n && Double.isFinite(n.doubleValue())) {
+            return n.doubleValue();
+        }
+        throw MiiException.invalid(key + " must be a number, got " + describe(v));
+    }
+
+    private static boolean boolValue(String key, Object v) {
+        if (v instanceof Boolean b) {
+            return b;
+        }
+        throw MiiException.invalid(key + " must be true or false, got " + describe(v));
+    }
+
+    private static String describe(Object v) {
+        return v instanceof String s ? "the string \"" + s + "\"" : String.valueOf(v);
+    }
+
+    /** Mutable builder; {@link #build()} validates. */
+    public static final class Builder {
+        private int maxLength = DEFAULT_MAX_LENGTH;
+        private Integer maxNewTokens;
+        private int minNewTokens;
+        private boolean ignoreEos;
+        private boolean doSample = true;
+        private double topP = 0.9;
+        private Integer topK;
+        private Double temperature;
+        private boolean returnFullText;
+        private List<String> stop = new ArrayList<>();
+        private Long seed;
+
+        public Builder maxLength(int v) { maxLength = v; return this; }
+        public Builder maxNewTokens(Integer v) { maxNewTokens = v; return this; }
+        public Builder minNewTokens(int v) { minNewTokens = v; return this; }
+        public Builder ignoreEos(boolean v) { ignoreEos = v; return this; }
+        public Builder doSample(boolean v) { doSample = v; return this; }
+        public Builder topP(double v) { topP = v; return this; }
+        public Builder topK(Integer v) { topK = v; return this; }
+        public Builder temperature(Double v) { temperature = v; return this; }
+        public Builder returnFullText(boolean v) { returnFullText = v; return this; }
+        public Builder stop(List<String> v) { stop = new ArrayList<>(Objects.requireNonNull(v)); return this; }
+        public Builder seed(Long v) { seed = v; return this; }
+
+        public GenerationOptions build() {
+            return new GenerationOptions(maxLength, maxNewTokens, minNewTokens, ignoreEos, doSample, topP, topK,
+                    temperature, returnFullText, stop, seed);
+        }
+    }
+}

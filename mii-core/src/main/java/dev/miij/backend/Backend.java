@@ -1,0 +1,75 @@
+package dev.miij.backend;
+
+import dev.miij.arch.TransformerSpec.Activation;
+import dev.miij.model.TensorData;
+
+/**
+ * What a device must provide to run the decoder forward pass: memory for weights, activations and
+ * the paged KV cache, and a dozen operations over them. The forward pass itself
+ * ({@link dev.miij.arch.DecoderModel}) is written once against this interface.
+ *
+ * <p>Operations may run asynchronously (a GPU backend enqueues them on a stream); only
+ * {@link #toHost} waits for results. All activations are FP32 row-major {@link Tensor}s.
+ */
+public interface Backend extends AutoCloseable {
+
+    String name();
+
+    /** A weight matrix {@code [out, in]} from checkpoint bytes (F32, F16 or BF16). */
+    Weight weight(TensorData matrix);
+
+    /** A small parameter (norm weight, bias) as a 1 x n FP32 tensor. */
+    Tensor parameter(TensorData vector);
+
+    /** An uninitialised FP32 activation. */
+    Tensor allocate(int rows, int cols);
+
+    /** A tensor holding a copy of {@code data} (rows * cols floats). */
+    Tensor upload(float[] data, int rows, int cols);
+
+    /** A paged KV cache for {@code layers} layers of {@code kvHeads x headDim} keys and values. */
+    KvCache allocateKvCache(int layers, int kvHeads, int headDim, int numBlocks, int blockSize);
+
+    /** Bytes one KV block takes, for sizing the cache from a memory budget. */
+    long kvBlockBytes(int layers, int kvHeads, int headDim, int blockSize);
+
+    /** {@code out[r] = table[tokens[r]]}, converted to FP32. */
+    void embed(Weight table, int[] tokens, Tensor out);
+
+    /** {@code out = x W^T (+ bias)}; bias may be null. */
+    void matmul(Tensor x, Weight w, Tensor bias, Tensor out);
+
+    /** Row-wise RMSNorm: {@code out = x / sqrt(mean(x^2) + eps) * weight}; out may be x. */
+    void rmsNorm(Tensor x, Tensor weight, float eps, Tensor out);
+
+    /** Rotates the first {@code 2 * cos.cols()} channels of each head of each row (rotate-half pairs). */
+    void rope(Tensor x, int headDim, Tensor cos, Tensor sin);
+
+    /** Writes each row's keys and values into its KV-cache slot of layer {@code layer}. */
+    void storeKv(KvCache cache, int layer, Tensor k, Tensor v, RaggedBatch batch);
+
+    /**
+     * Causal attention of each row's query heads over its sequence's cached keys and values (those
+     * at positions up to its own, and within {@code slidingWindow} of it when that is positive).
+     */
+    void attention(KvCache cache, int layer, Tensor q, RaggedBatch batch, int numHeads, int numKvHeads, int headDim,
+                   int slidingWindow, float scale, Tensor out);
+
+    /** {@code out = act(gate) * up}, element-wise. */
+    void activationMul(Activation act, Tensor gate, Tensor up, Tensor out);
+
+    /** {@code x += y}, element-wise. */
+    void add(Tensor x, Tensor y);
+
+    /** {@code out[i] = src[rows[i]]}. */
+    void gatherRows(Tensor src, int[] rows, Tensor out);
+
+    /** {@code dst[rows[i]] += scales[i] * src[i]}. */
+    void scatterAddRows(Tensor src, int[] rows, float[] scales, Tensor dst);
+
+    /** Waits for pending work and copies the tensor to the heap. */
+    float[] toHost(Tensor t);
+
+    @Override
+    void close();
+}

@@ -1,0 +1,17 @@
+package dev.miij.engine;
+
+/** Turns generated token ids into text incrementally, as the engine streams them. */
+public interface Detokenizer {
+
+    /** A fresh stream for one request. */
+    Stream open();
+
+    /** Incremental, UTF-8-safe decoding: the concatenation of all results equals the full decode. */
+    interface Stream {
+        /** Text completed by this token (possibly empty while a multi-byte character is incomplete). */
+        String push(int tokenId);
+
+        /** Whatever text is still held back; called once at the end. */
+        String flush();
+    }
+}

@@ -1,0 +1,303 @@
+package dev.miij.engine;
+
+import dev.miij.GenerationOptions;
+import dev.miij.MiiException;
+import dev.miij.Response;
+import dev.miij.Response.FinishReason;
+import dev.miij.arch.DecoderModel;
+import dev.miij.backend.KvCache;
+import dev.miij.backend.RaggedBatch;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * The serving engine: continuous batching over a paged KV cache. Requests may be submitted and
+ * cancelled from any thread at any time; one engine thread runs the step loop (schedule, one
+ * forward pass over the ragged batch, sample, stream, finish), so nothing on the hot path locks.
+ *
+ * <pre>{@code
+ * try (Engine engine = new Engine(model, EngineConfig.defaults(), detokenizer, eosIds)) {
+ *     Response r = engine.submit(promptIds, GenerationOptions.defaults(), StreamListener.NONE).result().join();
+ * }
+ * }</pre>
+ */
+public final class Engine implements AutoCloseable {
+
+    private static final Logger LOG = Logger.getLogger(Engine.class.getName());
+
+    private final DecoderModel model;
+    private final Detokenizer detokenizer;
+    private final int[] eosIds;
+    private final KvCache cache;
+    private final BlockManager blocks;
+    private final Scheduler scheduler;
+    private final int capacityTokens;
+    private final ConcurrentLinkedQueue<Sequence> submitted = new ConcurrentLinkedQueue<>();
+    private final ConcurrentLinkedQueue<Sequence> cancelled = new ConcurrentLinkedQueue<>();
+    private final AtomicLong ids = new AtomicLong();
+    private final Thread thread;
+    private final EngineStats stats = new EngineStats();
+    private volatile boolean closing;
+
+    /** A submitted request: its eventual response, and a way to cancel it. */
+    public record Handle(long id, CompletableFuture<Response> result, Runnable cancel) {
+    }
+
+    public Engine(DecoderModel model, EngineConfig config, Detokenizer detokenizer, int[] eosIds) {
+        this.model = model;
+        this.detokenizer = detokenizer;
+        this.eosIds = eosIds.clone();
+        int numBlocks = config.numKvBlocks() > 0 ? config.numKvBlocks() : KvSizing.blocks(model, config);
+        this.cache = model.newKvCache(numBlocks, config.kvBlockSize());
+        this.blocks = new BlockManager(numBlocks, config.kvBlockSize(), config.prefixCaching());
+        this.scheduler = new Scheduler(blocks, config.maxRaggedBatchSize(), config.maxRaggedSequenceCount(),
+                config.maxTrackedSequences());
+        this.capacityTokens = numBlocks * config.kvBlockSize();
+        this.thread = Thread.ofPlatform().name("mii-engine").daemon(true).start(this::loop);
+    }
+
+    public DecoderModel model() {
+        return model;
+    }
+
+    /** Tokens the KV cache can hold. */
+    public int capacityTokens() {
+        return capacityTokens;
+    }
+
+    public EngineStats stats() {
+        stats.kvBlocksInUse = blocks.inUse();
+        stats.kvBlocksTotal = blocks.numBlocks();
+        stats.prefixHits = blocks.prefixHits();
+        stats.prefixMisses = blocks.prefixMisses();
+        stats.preemptions = scheduler.preemptions;
+        return stats;
+    }
+
+    /**
+     * Queues a request. The prompt must be non-empty and leave room for at least one new token in
+     * the model's context and in the KV cache.
+     */
+    public Handle submit(int[] prompt, GenerationOptions options, StreamListener listener, String promptText) {
+        if (closing) {
+            throw new MiiException(MiiException.Kind.RESOURCE_EXHAUSTED, "the engine is shutting down");
+        }
+        if (prompt.length == 0) {
+            throw MiiException.invalid("the prompt is empty (no tokens)");
+        }
+        int context = Math.min(model.spec().maxPositions(), options.maxLength());
+        if (prompt.length >= context) {
+            throw MiiException.invalid("the prompt has " + prompt.length + " tokens, which leaves no room to generate within "
+                    + (context == options.maxLength() && context < model.spec().maxPositions()
+                    ? "max_length " + context : "the model's context of " + context + " tokens"));
+        }
+        if (prompt.length >= capacityTokens) {
+            throw new MiiException(MiiException.Kind.RESOURCE_EXHAUSTED, "the prompt has " + prompt.length
+                    + " tokens but the KV cache holds only " + capacityTokens + "; allocate more KV blocks");
+        }
+        int maxNew = context - prompt.length;
+        if (options.maxNewTokens() != null) {
+            maxNew = Math.min(maxNew, options.maxNewTokens());
+        }
+        Sequence seq = new Sequence(ids.incrementAndGet(), prompt, options, maxNew, listener, detokenizer.open(),
+                promptText == null ? "" : promptText);
+        seq.submittedNanos = System.nanoTime();
+        submitted.add(seq);
+        LockSupport.unpark(thread);
+        return new Handle(seq.id, seq.result, () -> {
+            seq.cancelled = true;
+            cancelled.add(seq);
+            LockSupport.unpark(thread);
+        });
+    }
+
+    private void loop() {
+        while (!closing) {
+            try {
+                drainQueues();
+                if (scheduler.idle()) {
+                    LockSupport.park(this);
+                    continue;
+                }
+                step();
+            } catch (Throwable t) {
+                LOG.log(Level.SEVERE, "engine step failed; failing the requests in flight", t);
+                failAll(t);
+            }
+        }
+        failAll(new MiiException(MiiException.Kind.CANCELLED, "the engine was shut down"));
+    }
+
+    private void drainQueues() {
+        Sequence s;
+        while ((s = submitted.poll()) != null) {
+            scheduler.waiting.addLast(s);
+            stats.requestsSubmitted++;
+        }
+        while ((s = cancelled.poll()) != null) {
+            if (!s.finished) {
+                finish(s, FinishReason.CANCELLED);
+            }
+        }
+    }
+
+    /** One iteration: schedule, run the model, sample, stream, finish. */
+    void step() {
+        List<Scheduler.Slice> plan = scheduler.schedule();
+        if (plan.isEmpty()) {
+            return;
+        }
+        int rows = 0;
+        for (Scheduler.Slice s : plan) {
+            rows += s.numTokens();
+        }
+        int[] tokens = new int[rows];
+        int[] positions = new int[rows];
+        int[] slots = new int[rows];
+        int[] seqStarts = new int[plan.size() + 1];
+        int[] contextLens = new int[plan.size()];
+        int[][] tables = new int[plan.size()][];
+        List<Integer> logitRows = new ArrayList<>();
+        List<Sequence> sampled = new ArrayList<>();
+        int bs = blocks.blockSize();
+        int r = 0;
+        for (int i = 0; i < plan.size(); i++) {
+            Sequence seq = plan.get(i).seq();
+            int n = plan.get(i).numTokens();
+            seqStarts[i] = r;
+            int[] table = seq.blocks.toArray();
+            for (int j = 0; j < n; j++) {
+                int pos = seq.computed + j;
+                tokens[r] = seq.tokens[pos];
+                positions[r] = pos;
+                slots[r] = table[pos / bs] * bs + pos % bs;
+                r++;
+            }
+            contextLens[i] = seq.computed + n;
+            tables[i] = table;
+            if (seq.computed + n == seq.length) {
+                logitRows.add(r - 1);
+                sampled.add(seq);
+            }
+        }
+        seqStarts[plan.size()] = r;
+        RaggedBatch batch = new RaggedBatch(tokens, positions, slots, seqStarts, contextLens, tables,
+                logitRows.stream().mapToInt(Integer::intValue).toArray());
+        long t0 = System.nanoTime();
+        float[] logits = model.forward(batch, cache);
+        stats.recordStep(rows, System.nanoTime() - t0);
+
+        for (Scheduler.Slice s : plan) {
+            Sequence seq = s.seq();
+            int before = seq.computed;
+            seq.computed += s.numTokens();
+            publishFullBlocks(seq, before);
+        }
+        int vocab = model.spec().vocabSize();
+        long now = System.nanoTime();
+        for (int i = 0; i < sampled.size(); i++) {
+            Sequence seq = sampled.get(i);
+            if (seq.finished) {
+                continue;
+            }
+            int token = seq.sampler.next(logits, i * vocab, vocab, seq.generated(), eosIds);
+            if (seq.firstTokenNanos == 0) {
+                seq.firstTokenNanos = now;
+                stats.recordFirstToken(now - seq.submittedNanos);
+            }
+            seq.append(token);
+            stats.tokensGenerated++;
+            boolean eos = !seq.options.ignoreEos() && isEos(token);
+            boolean stopString = seq.addText(token, true);
+            if (eos || stopString) {
+                finish(seq, FinishReason.STOP, !stopString);
+            } else if (seq.generated() >= seq.maxNewTokens || seq.length >= capacityTokens) {
+                finish(seq, FinishReason.LENGTH, true);
+            } else {
+                seq.stream(false);
+            }
+        }
+    }
+
+    /** Makes each block that this step filled findable by content for later requests. */
+    private void publishFullBlocks(Sequence seq, int computedBefore) {
+        int bs = blocks.blockSize();
+        for (int b = computedBefore / bs; b < seq.computed / bs; b++) {
+            long previous = b == 0 ? 0 : seq.blocks.hash(b - 1);
+            if (b > 0 && previous == 0) {
+                return; // an earlier block was never hashed (cannot happen; stay safe)
+            }
+            long h = blocks.blockHash(previous, seq.tokens, b * bs);
+            seq.blocks.setHash(b, h);
+            blocks.publish(seq.blocks.block(b), h);
+        }
+    }
+
+    private boolean isEos(int token) {
+        for (int e : eosIds) {
+            if (e == token) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private void finish(Sequence seq, FinishReason reason) {
+        finish(seq, reason, true);
+    }
+
+    private void finish(Sequence seq, FinishReason reason, boolean flush) {
+        seq.finished = true;
+        scheduler.remove(seq);
+        if (flush) {
+            seq.flushText();
+        }
+        seq.stream(true);
+        Response response = seq.response(reason);
+        stats.requestsFinished++;
+        try {
+            seq.listener.onFinish(response, null);
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "stream listener failed", e);
+        }
+        seq.result.complete(response);
+    }
+
+    private void failAll(Throwable error) {
+        List<Sequence> all = new ArrayList<>(scheduler.running);
+        all.addAll(scheduler.waiting);
+        Sequence s;
+        while ((s = submitted.poll()) != null) {
+            all.add(s);
+        }
+        for (Sequence seq : all) {
+            seq.finished = true;
+            scheduler.remove(seq);
+            try {
+                seq.listener.onFinish(null, error);
+            } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, "stream listener failed", e);
+            }
+            seq.result.completeExceptionally(error);
+        }
+    }
+
+    /** Stops the step loop; requests still in flight fail as cancelled. */
+    @Override
+    public void close() {
+        closing = true;
+        LockSupport.unpark(thread);
+        try {
+            thread.join(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        cache.close();
+    }
+}
