@@ -193,12 +193,7 @@ public final class Engine implements AutoCloseable {
         float[] logits = model.forward(batch, cache);
         stats.recordStep(rows, System.nanoTime() - t0);
 
-        for (Scheduler.Slice s : plan) {
-            Sequence seq = s.seq();
-            int before = seq.computed;
-            seq.computed += s.numTokens();
-            publishFullBlocks(seq, before);
-        }
+        scheduler.advance(plan);
         int vocab = model.spec().vocabSize();
         long now = System.nanoTime();
         for (int i = 0; i < sampled.size(); i++) {
@@ -222,20 +217,6 @@ public final class Engine implements AutoCloseable {
             } else {
                 seq.stream(false);
             }
-        }
-    }
-
-    /** Makes each block that this step filled findable by content for later requests. */
-    private void publishFullBlocks(Sequence seq, int computedBefore) {
-        int bs = blocks.blockSize();
-        for (int b = computedBefore / bs; b < seq.computed / bs; b++) {
-            long previous = b == 0 ? 0 : seq.blocks.hash(b - 1);
-            if (b > 0 && previous == 0) {
-                return; // an earlier block was never hashed (cannot happen; stay safe)
-            }
-            long h = blocks.blockHash(previous, seq.tokens, b * bs);
-            seq.blocks.setHash(b, h);
-            blocks.publish(seq.blocks.block(b), h);
         }
     }
 

@@ -140,6 +140,25 @@ final class Scheduler {
         return true;
     }
 
+    /**
+     * Records that the plan's tokens are now in the cache, and makes each block this filled
+     * findable by content for later requests.
+     */
+    void advance(List<Slice> plan) {
+        int bs = blocks.blockSize();
+        for (Slice s : plan) {
+            Sequence seq = s.seq();
+            int before = seq.computed;
+            seq.computed += s.numTokens();
+            for (int b = before / bs; b < seq.computed / bs; b++) {
+                long previous = b == 0 ? 0 : seq.blocks.hash(b - 1);
+                long h = blocks.blockHash(previous, seq.tokens, b * bs);
+                seq.blocks.setHash(b, h);
+                blocks.publish(seq.blocks.block(b), h);
+            }
+        }
+    }
+
     /** Frees a running sequence's blocks and queues it to be recomputed from scratch. */
     void preempt(Sequence seq) {
         running.remove(seq);

@@ -1,0 +1,95 @@
+package dev.miij.testing;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The tiny fixed-weight models under src/test/resources/fixtures, each with the reference.json that
+ * transformers produced for it (tools/reference/make_fixtures.py).
+ */
+public final class Fixtures {
+
+    public static final List<String> NAMES = List.of("llama3", "llama2", "mistral", "qwen2", "qwen3", "phi3", "mixtral");
+
+    /** A reference case: a prompt, its token ids, transformers' greedy continuation and first-step logits. */
+    public record Case(String prompt, int[] promptIds, int[] greedyIds, double[] margins, String greedyText,
+                       float[] firstLogits) {
+    }
+
+    private Fixtures() {
+    }
+
+    public static Path dir(String name) {
+        Path p = Path.of("src/test/resources/fixtures", name);
+        if (!p.toFile().isDirectory()) {
+            p = Path.of("mii-core/src/test/resources/fixtures", name);
+        }
+        return p.toAbsolutePath();
+    }
+
+    public static List<Case> cases(String name) {
+        try {
+            JsonNode root = new ObjectMapper().readTree(dir(name).resolve("reference.json").toFile());
+            List<Case> out = new ArrayList<>();
+            for (JsonNode c : root.get("cases")) {
+                out.add(new Case(c.get("prompt").asText(), ints(c.get("prompt_ids")), ints(c.get("greedy_ids")),
+                        doubles(c.get("margins")), c.get("greedy_text").asText(), floats(c.get("first_logits"))));
+            }
+            return out;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * Checks a greedy continuation against the reference: identical up to the first step whose
+     * reference top-1/top-2 margin is below {@code 2e-3} (a near-tie that rounding may flip).
+     * Returns the number of tokens compared, or throws AssertionError describing the mismatch.
+     */
+    public static int checkGreedy(String label, Case c, int[] actual) {
+        int n = Math.min(actual.length, c.greedyIds().length);
+        for (int i = 0; i < n; i++) {
+            if (actual[i] != c.greedyIds()[i]) {
+                throw new AssertionError(label + ": token " + i + " is " + actual[i] + ", transformers gave "
+                        + c.greedyIds()[i] + " (margin " + c.margins()[i] + ")\n actual   " + java.util.Arrays.toString(actual)
+                        + "\n expected " + java.util.Arrays.toString(c.greedyIds()));
+            }
+            if (c.margins()[i] < 2e-3) {
+                return i + 1;
+            }
+        }
+        if (actual.length < c.greedyIds().length) {
+            throw new AssertionError(label + ": only " + actual.length + " tokens generated");
+        }
+        return n;
+    }
+
+    private static int[] ints(JsonNode a) {
+        int[] out = new int[a.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = a.get(i).asInt();
+        }
+        return out;
+    }
+
+    private static double[] doubles(JsonNode a) {
+        double[] out = new double[a.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = a.get(i).asDouble();
+        }
+        return out;
+    }
+
+    private static float[] floats(JsonNode a) {
+        float[] out = new float[a.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = (float) a.get(i).asDouble();
+        }
+        return out;
+    }
+}
