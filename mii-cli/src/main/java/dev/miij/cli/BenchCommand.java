@@ -1,0 +1,61 @@
+package dev.miij.cli;
+
+import dev.miij.arch.Architectures;
+import dev.miij.arch.DecoderModel;
+import dev.miij.backend.cpu.CpuBackend;
+import dev.miij.bench.DummyModel;
+import dev.miij.bench.EngineBench;
+import dev.miij.model.HfHub;
+import dev.miij.model.ModelFolder;
+import dev.miij.model.WeightSource;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code mii bench}: engine speed on a model or on dummy weights of a known shape. */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Measure decode and prompt speed, throughput under concurrency and prefix-cache TTFT.")
+final class BenchCommand implements Callable<Integer> {
+
+    @Option(names = {"-m", "--model"}, paramLabel = "DIR_OR_ID", description = "Model to measure.")
+    String model;
+
+    @Option(names = "--dummy", paramLabel = "SHAPE",
+            description = "Random BF16 weights of a known shape instead of a model: llama-3.2-1b, small, tiny.")
+    String dummy;
+
+    @Option(names = "--dummy-dir", paramLabel = "DIR", description = "Where dummy weights are written (default: ~/.cache/mii).")
+    Path dummyDir = Path.of(System.getProperty("user.home"), ".cache", "mii");
+
+    @Option(names = "--concurrency", split = ",", paramLabel = "N,N,...", description = "Concurrency levels (default: 1,4,16,64).")
+    int[] concurrency = {1, 4, 16, 64};
+
+    @Option(names = "--decode-tokens", description = "Tokens generated when timing decode (default: ${DEFAULT-VALUE}).")
+    int decodeTokens = 32;
+
+    @Option(names = "--prompt-tokens", description = "Prompt length when timing prompt processing (default: ${DEFAULT-VALUE}).")
+    int promptTokens = 512;
+
+    @Option(names = "--debug", description = "Show stack traces on errors.")
+    boolean debug;
+
+    @Override
+    public Integer call() {
+        Path dir;
+        if (dummy != null) {
+            System.err.println("preparing dummy weights (" + dummy + ") under " + dummyDir + " ...");
+            dir = DummyModel.ensure(DummyModel.shape(dummy), dummyDir);
+        } else {
+            dir = HfHub.resolve(DefaultModel.resolve(model));
+        }
+        ModelFolder folder = ModelFolder.open(dir);
+        try (WeightSource weights = folder.openWeights();
+             DecoderModel m = new DecoderModel(Architectures.fromConfig(folder.config()), weights, new CpuBackend())) {
+            System.out.println("model: " + dir + " (" + m.spec().modelType() + ", " + m.spec().numLayers() + " layers, hidden "
+                    + m.spec().hiddenSize() + "), threads: " + Runtime.getRuntime().availableProcessors());
+            new EngineBench(m, System.out).runAll(concurrency, decodeTokens, promptTokens);
+        }
+        return 0;
+    }
+}

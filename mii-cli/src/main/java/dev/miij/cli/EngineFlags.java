@@ -1,0 +1,31 @@
+package dev.miij.cli;
+
+import dev.miij.engine.EngineConfig;
+import picocli.CommandLine.Option;
+
+/** Engine flags shared by the commands that run a model. */
+final class EngineFlags {
+
+    @Option(names = "--max-ragged-batch-size", paramLabel = "N", description = "Token budget of one forward step (default: ${DEFAULT-VALUE}).")
+    int maxRaggedBatchSize = 768;
+
+    @Option(names = "--max-ragged-sequence-count", paramLabel = "N", description = "Sequences in one step at most (default: ${DEFAULT-VALUE}).")
+    int maxRaggedSequenceCount = 512;
+
+    @Option(names = "--kv-block-size", paramLabel = "N", description = "Tokens per KV-cache block (default: ${DEFAULT-VALUE}).")
+    int kvBlockSize = 64;
+
+    @Option(names = "--num-kv-blocks", paramLabel = "N", description = "KV-cache blocks; 0 sizes the cache automatically (default: ${DEFAULT-VALUE}).")
+    int numKvBlocks = 0;
+
+    @Option(names = "--kv-cache-memory", paramLabel = "SIZE", description = "Memory for the KV cache when --num-kv-blocks is 0, e.g. 2g, 512m.")
+    String kvCacheMemory;
+
+    @Option(names = "--no-prefix-caching", description = "Do not reuse KV blocks of identical prompt prefixes.")
+    boolean noPrefixCaching;
+
+    EngineConfig toConfig() {
+        return new EngineConfig(maxRaggedBatchSize, maxRaggedSequenceCount, 2048, kvBlockSize, numKvBlocks,
+                kvCacheMemory == null ? 0 : Sizes.parseBytes("--kv-cache-memory", kvCacheMemory), !noPrefixCaching);
+    }
+}

@@ -1,0 +1,168 @@
+package dev.miij;
+
+import dev.miij.arch.Architectures;
+import dev.miij.arch.DecoderModel;
+import dev.miij.arch.TransformerSpec;
+import dev.miij.backend.cpu.CpuBackend;
+import dev.miij.engine.Detokenizer;
+import dev.miij.engine.Engine;
+import dev.miij.engine.StreamListener;
+import dev.miij.model.ModelFolder;
+import dev.miij.model.WeightSource;
+import dev.miij.tokenizer.StreamDecoder;
+import dev.miij.tokenizer.Tokenizer;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletionException;
+
+/**
+ * A model loaded in this process, ready to generate: DeepSpeed-MII's non-persistent pipeline.
+ * Every prompt, batched or streamed, runs through one continuous-batching {@link Engine}.
+ *
+ * <pre>{@code
+ * try (Pipeline pipe = Mii.pipeline("path/to/model")) {
+ *     List<Response> out = pipe.generate(List.of("DeepSpeed is", "Seattle is"),
+ *             GenerationOptions.builder().maxNewTokens(32).build());
+ *     out.forEach(r -> System.out.println(r.generatedText()));
+ * }
+ * }</pre>
+ */
+public final class Pipeline implements AutoCloseable {
+
+    private final ModelFolder folder;
+    private final WeightSource weights;
+    private final Tokenizer tokenizer;
+    private final DecoderModel model;
+    private final Engine engine;
+    private final int[] eosIds;
+
+    private Pipeline(ModelFolder folder, PipelineOptions options) {
+        this.folder = folder;
+        TransformerSpec spec = Architectures.fromConfig(folder.config());
+        this.tokenizer = Tokenizer.fromModelFolder(folder.dir());
+        this.weights = folder.openWeights();
+        try {
+            this.model = new DecoderModel(spec, weights, new CpuBackend());
+            this.eosIds = eosIds(folder, tokenizer);
+            this.engine = new Engine(model, options.engine(), () -> {
+                StreamDecoder d = tokenizer.newStreamDecoder(true);
+                return new Detokenizer.Stream() {
+                    @Override
+                    public String push(int tokenId) {
+                        return d.push(tokenId);
+                    }
+
+                    @Override
+                    public String flush() {
+                        return d.flush();
+                    }
+                };
+            }, eosIds);
+        } catch (RuntimeException e) {
+            weights.close();
+            throw e;
+        }
+    }
+
+    /** Opens a local model folder (or a resolved hub snapshot). */
+    static Pipeline open(ModelFolder folder, PipelineOptions options) {
+        return new Pipeline(folder, options);
+    }
+
+    private static int[] eosIds(ModelFolder folder, Tokenizer tokenizer) {
+        Set<Integer> ids = new LinkedHashSet<>();
+        for (int id : folder.generationConfig().eosTokenIds()) {
+            ids.add(id);
+        }
+        String eos = tokenizer.config().eosToken();
+        if (eos != null) {
+            tokenizer.tokenToId(eos).ifPresent(ids::add);
+        }
+        return ids.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    /** Generates for each prompt; all prompts run through the engine together. */
+    public List<Response> generate(List<String> prompts, GenerationOptions options) {
+        if (prompts.isEmpty()) {
+            throw MiiException.invalid("no prompts given");
+        }
+        List<int[]> encoded = new ArrayList<>();
+        for (String p : prompts) {
+            encoded.add(encode(p));
+        }
+        List<Engine.Handle> handles = new ArrayList<>();
+        try {
+            for (int i = 0; i < prompts.size(); i++) {
+                handles.add(engine.submit(encoded.get(i), options, StreamListener.NONE, prompts.get(i)));
+            }
+        } catch (RuntimeException e) {
+            handles.forEach(h -> h.cancel().run());
+            throw e;
+        }
+        List<Response> out = new ArrayList<>();
+        for (Engine.Handle h : handles) {
+            out.add(await(h));
+        }
+        return out;
+    }
+
+    public Response generate(String prompt, GenerationOptions options) {
+        return generate(List.of(prompt), options).getFirst();
+    }
+
+    /**
+     * Starts one request whose text arrives through {@code listener} as it is generated; the handle's
+     * future completes with the full response, and its cancel stops generation and frees its memory.
+     */
+    public Engine.Handle stream(String prompt, GenerationOptions options, StreamListener listener) {
+        return engine.submit(encode(prompt), options, listener, prompt);
+    }
+
+    /** Token ids of a prompt, with the special tokens the model expects (BOS) added. */
+    public int[] encode(String prompt) {
+        if (prompt == null) {
+            throw MiiException.invalid("prompt must not be null");
+        }
+        return tokenizer.encode(prompt, true);
+    }
+
+    private static Response await(Engine.Handle h) {
+        try {
+            return h.result().join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
+            }
+            throw e;
+        }
+    }
+
+    public Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    public Engine engine() {
+        return engine;
+    }
+
+    public TransformerSpec spec() {
+        return model.spec();
+    }
+
+    public ModelFolder folder() {
+        return folder;
+    }
+
+    public int[] eosTokenIds() {
+        return eosIds.clone();
+    }
+
+    /** Stops the engine and unmaps the weights (MII's {@code destroy}). */
+    @Override
+    public void close() {
+        engine.close();
+        weights.close();
+    }
+}

@@ -1,0 +1,145 @@
+package dev.miij.bench;
+
+import dev.miij.GenerationOptions;
+import dev.miij.arch.DecoderModel;
+import dev.miij.engine.Detokenizer;
+import dev.miij.engine.Engine;
+import dev.miij.engine.EngineConfig;
+import dev.miij.engine.StreamListener;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * End-to-end engine measurements on a loaded model, fed token ids directly (no tokenizer):
+ * decode speed at batch 1, prompt processing speed, aggregate throughput under concurrency, and
+ * time to first token with and without a cached prefix.
+ */
+public final class EngineBench {
+
+    /** Results, for printing and for docs/benchmarks.md. */
+    public record Result(double decodeTokensPerSecond, double promptTokensPerSecond, double weightGBPerToken,
+                         List<double[]> concurrency, double ttftUncachedMs, double ttftCachedMs) {
+    }
+
+    private static final Detokenizer NO_TEXT = () -> new Detokenizer.Stream() {
+        @Override
+        public String push(int tokenId) {
+            return "";
+        }
+
+        @Override
+        public String flush() {
+            return "";
+        }
+    };
+
+    private final DecoderModel model;
+    private final PrintStream log;
+    private final Random random = new Random(42);
+
+    public EngineBench(DecoderModel model, PrintStream log) {
+        this.model = model;
+        this.log = log;
+    }
+
+    private Engine engine(int blocks, boolean prefixCaching) {
+        EngineConfig c = EngineConfig.defaults().withKvBlockSize(16).withNumKvBlocks(blocks).withPrefixCaching(prefixCaching);
+        return new Engine(model, c, NO_TEXT, new int[0]);
+    }
+
+    private int[] randomPrompt(int n) {
+        int[] p = new int[n];
+        for (int i = 0; i < n; i++) {
+            p[i] = random.nextInt(model.spec().vocabSize());
+        }
+        return p;
+    }
+
+    private static GenerationOptions greedy(int newTokens) {
+        return GenerationOptions.builder().doSample(false).ignoreEos(true).maxNewTokens(newTokens).maxLength(1 << 20).build();
+    }
+
+    /** Decode tokens/s of one request: the time between its first and last generated token. */
+    public double decode(int promptTokens, int newTokens) {
+        try (Engine e = engine(64, false)) {
+            long[] times = new long[newTokens];
+            int[] count = {0};
+            StreamListener l = (text, ids) -> {
+                for (int i = 0; i < ids.length && count[0] < newTokens; i++) {
+                    times[count[0]++] = System.nanoTime();
+                }
+            };
+            e.submit(randomPrompt(promptTokens), greedy(newTokens), l, "").result().join();
+            return (newTokens - 1) / ((times[newTokens - 1] - times[0]) / 1e9);
+        }
+    }
+
+    /** Prompt tokens/s: one prompt processed in a single step, timed to its first token. */
+    public double prompt(int promptTokens) {
+        try (Engine e = engine(Math.max(64, promptTokens / 16 + 4), false)) {
+            long t0 = System.nanoTime();
+            e.submit(randomPrompt(promptTokens), greedy(1), StreamListener.NONE, "").result().join();
+            return promptTokens / ((System.nanoTime() - t0) / 1e9);
+        }
+    }
+
+    /** Aggregate output tokens/s with {@code n} concurrent requests. */
+    public double concurrent(int n, int promptTokens, int newTokens) {
+        try (Engine e = engine(n * ((promptTokens + newTokens) / 16 + 2) + 8, false)) {
+            List<Engine.Handle> hs = new ArrayList<>();
+            long t0 = System.nanoTime();
+            for (int i = 0; i < n; i++) {
+                hs.add(e.submit(randomPrompt(promptTokens), greedy(newTokens), StreamListener.NONE, ""));
+            }
+            hs.forEach(h -> h.result().join());
+            return (double) n * newTokens / ((System.nanoTime() - t0) / 1e9);
+        }
+    }
+
+    /** Time to first token (ms) of a request whose first {@code prefix} tokens are, or are not, cached. */
+    public double[] prefixTtft(int prefix, int suffix) {
+        int[] shared = randomPrompt(prefix);
+        try (Engine e = engine(2 * (prefix + suffix) / 16 + 16, true)) {
+            double uncached = ttft(e, withSuffix(shared, suffix));
+            double cached = ttft(e, withSuffix(shared, suffix));
+            return new double[] {uncached, cached};
+        }
+    }
+
+    private int[] withSuffix(int[] prefix, int suffix) {
+        int[] p = java.util.Arrays.copyOf(prefix, prefix.length + suffix);
+        System.arraycopy(randomPrompt(suffix), 0, p, prefix.length, suffix);
+        return p;
+    }
+
+    private static double ttft(Engine e, int[] prompt) {
+        long t0 = System.nanoTime();
+        e.submit(prompt, greedy(1), StreamListener.NONE, "").result().join();
+        return (System.nanoTime() - t0) / 1e6;
+    }
+
+    /** Runs everything (after a warm-up) and prints a table. */
+    public Result runAll(int[] concurrencyLevels, int decodeTokens, int promptTokens) {
+        log.println("warming up...");
+        prompt(64);
+        decode(8, 8);
+        double dec = Math.max(decode(16, decodeTokens), decode(16, decodeTokens));
+        double gbPerToken = model.weightBytesPerToken() / 1e9;
+        log.printf("decode, batch 1:        %8.2f tokens/s  (%.3f GB of weights per token -> %.1f GB/s)%n", dec,
+                gbPerToken, dec * gbPerToken);
+        double pp = Math.max(prompt(promptTokens), prompt(promptTokens));
+        log.printf("prompt, %4d tokens:    %8.2f tokens/s%n", promptTokens, pp);
+        List<double[]> conc = new ArrayList<>();
+        for (int n : concurrencyLevels) {
+            double t = concurrent(n, 32, 16);
+            conc.add(new double[] {n, t});
+            log.printf("concurrency %3d:        %8.2f output tokens/s aggregate%n", n, t);
+        }
+        double[] ttft = prefixTtft(512, 16);
+        log.printf("TTFT 512-token prefix:  %8.1f ms uncached, %8.1f ms cached (%.2fx)%n", ttft[0], ttft[1],
+                ttft[1] / ttft[0]);
+        return new Result(dec, pp, gbPerToken, conc, ttft[0], ttft[1]);
+    }
+}
