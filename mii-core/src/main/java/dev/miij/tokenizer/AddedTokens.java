@@ -22,6 +22,9 @@ final class AddedTokens {
 
     private final Map<String, AddedToken> byContent = new HashMap<>();
     private final Map<Integer, AddedToken> byId = new LinkedHashMap<>();
+    /** How each added token is spelled when decoding: normalized tokens in their normalized form. */
+    private final Map<Integer, String> decodeForms = new HashMap<>();
+    private final java.util.Set<String> specialContents = new java.util.HashSet<>();
     private final Trie raw = new Trie();
     private final Trie normalizedTrie = new Trie();
 
@@ -37,12 +40,17 @@ final class AddedTokens {
         List<AddedToken> ordered = new ArrayList<>(byId.values());
         ordered.sort((a, b) -> Boolean.compare(b.special(), a.special()));
         for (AddedToken t : ordered) {
+            if (t.special()) {
+                specialContents.add(t.content());
+            }
             if (t.normalized()) {
                 String pattern = normalizer == null ? t.content() : normalizer.normalize(t.content());
+                decodeForms.put(t.id(), pattern);
                 if (!pattern.isEmpty()) {
                     normalizedTrie.add(pattern, t);
                 }
             } else {
+                decodeForms.put(t.id(), t.content());
                 raw.add(t.content(), t);
             }
         }
@@ -50,6 +58,20 @@ final class AddedTokens {
 
     AddedToken byId(int id) {
         return byId.get(id);
+    }
+
+    /**
+     * The string an added token id decodes to, or null. A token matched against normalized text is
+     * spelled the way the normalizer wrote it (for instance in byte-level characters), so that the
+     * decoder can undo the normalization.
+     */
+    String decodeForm(int id) {
+        return decodeForms.get(id);
+    }
+
+    /** Whether a decoded token string is the content of a special token. */
+    boolean isSpecialContent(String token) {
+        return specialContents.contains(token);
     }
 
     AddedToken byContent(String content) {

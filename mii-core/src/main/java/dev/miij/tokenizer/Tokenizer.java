@@ -124,24 +124,12 @@ public final class Tokenizer {
     public String decode(int[] ids, boolean skipSpecialTokens) {
         List<String> tokens = new ArrayList<>(ids.length);
         for (int id : ids) {
-            AddedToken a = added.byId(id);
-            if (a != null) {
-                if (!(skipSpecialTokens && a.special())) {
-                    tokens.add(a.content());
-                }
-                continue;
-            }
-            String t = model.idToToken(id);
-            if (t != null && !(skipSpecialTokens && isSpecialContent(t))) {
+            String t = idToToken(id);
+            if (t != null && !(skipSpecialTokens && added.isSpecialContent(t))) {
                 tokens.add(t);
             }
         }
         return Decoders.decode(decoder, tokens);
-    }
-
-    private boolean isSpecialContent(String token) {
-        AddedToken a = added.byContent(token);
-        return a != null && a.special();
     }
 
     /** A decoder for text generated one token at a time. */
@@ -167,10 +155,13 @@ public final class Tokenizer {
         return id >= 0 ? OptionalInt.of(id) : OptionalInt.empty();
     }
 
-    /** The token with this id, or null when there is none. */
+    /**
+     * The token with this id, or null when there is none. An added token matched after
+     * normalization is given in its normalized form, as the reference does.
+     */
     public String idToToken(int id) {
-        AddedToken a = added.byId(id);
-        return a != null ? a.content() : model.idToToken(id);
+        String a = added.decodeForm(id);
+        return a != null ? a : model.idToToken(id);
     }
 
     /** Whether {@code id} is a special added token (skipped when decoding with skipSpecialTokens). */
