@@ -40,29 +40,33 @@ final class HubDownload {
     }
 
     /**
-     * Fetches {@code url} into {@code blob}, which appears only once complete.
+     * Fetches {@code url} into {@code blob}, which appears only once complete. A failed attempt is
+     * retried; only {@link #ATTEMPTS} failures in a row without progress give up, so a long download
+     * over a flaky network still finishes.
      *
      * @param expectedSize size announced by the hub, -1 if unknown
      * @param name file name for progress and errors
      */
     void fetch(HubId id, URI url, Path blob, Path incomplete, long expectedSize, String name) {
         DownloadProgress.Bar bar = progress.start(name, expectedSize, sizeOf(incomplete));
-        boolean done = false;
-        IOException last = null;
-        for (int attempt = 1; attempt <= ATTEMPTS && !done; attempt++) {
-            if (attempt > 1) {
-                pause(attempt - 1);
-            }
+        int failures = 0;
+        while (true) {
+            long before = sizeOf(incomplete);
+            IOException error = null;
             try {
-                done = transfer(id, url, incomplete, expectedSize, bar, name);
+                if (transfer(id, url, incomplete, expectedSize, bar, name)) {
+                    break;
+                }
             } catch (IOException e) {
-                last = e;
+                error = e;
             }
-        }
-        if (!done) {
-            throw MiiException.io("download of " + name + " from " + http.endpoint() + " failed " + ATTEMPTS + " times ("
-                    + (last == null ? "the server kept refusing to resume" : last.getMessage()) + "); the " + sizeOf(incomplete)
-                    + " bytes received are kept in " + incomplete + " and the next run resumes from there", last);
+            failures = sizeOf(incomplete) > before ? 1 : failures + 1;
+            if (failures >= ATTEMPTS) {
+                throw MiiException.io("download of " + name + " from " + http.endpoint() + " failed " + ATTEMPTS + " times in a row ("
+                        + (error == null ? "the server would not resume it" : error.getMessage()) + "); the " + sizeOf(incomplete)
+                        + " bytes received are kept in " + incomplete + " and the next run resumes from there", error);
+            }
+            pause(failures);
         }
         long size = sizeOf(incomplete);
         if (expectedSize >= 0 && size != expectedSize) {
@@ -107,6 +111,8 @@ final class HubDownload {
                 delete(incomplete); // the server disagrees about what we hold: start over
                 bar.set(0);
                 return false;
+            } else if (status >= 500) {
+                throw new IOException("HTTP " + status + " from " + r.uri().getHost()); // a server hiccup: worth a retry
             } else {
                 throw http.error(status, r.headers(), id, name);
             }

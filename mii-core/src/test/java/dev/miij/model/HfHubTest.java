@@ -229,14 +229,33 @@ class HfHubTest {
     }
 
     @Test
-    void persistentDropsFailWithIoKeepingThePartialFile() {
+    void persistentDropsFailWithIoKeepingThePartialFile() throws IOException {
         byte[] big = new byte[30_000];
+        new Random(5).nextBytes(big);
         FakeHub.Repo repo = tinyRepo().lfsFile("model.safetensors", big);
         String etag = FakeHub.etagOf(repo, "model.safetensors");
-        server.cutAfter.put(etag, new int[] {HubDownload.ATTEMPTS, 1000});
+        Path partial = Files.createDirectories(cache.resolve("models--acme--tiny-llama/blobs")).resolve(etag + ".incomplete");
+        Files.write(partial, java.util.Arrays.copyOf(big, 500));
+        server.cutAfter.put(etag, new int[] {100, 0}); // every attempt dies before its first byte
 
-        fails(MiiException.Kind.IO, () -> hub().snapshot(ID), "model.safetensors", "resumes");
-        assertTrue(Files.exists(cache.resolve("models--acme--tiny-llama/blobs/" + etag + ".incomplete")));
+        fails(MiiException.Kind.IO, () -> hub().snapshot(ID), "model.safetensors", "times in a row", "resumes");
+        assertEquals(HubDownload.ATTEMPTS, server.requests("/cdn/" + etag).size());
+        assertEquals(500, Files.size(partial), "what was received is kept for the next run");
+
+        server.cutAfter.clear();
+        assertArrayEquals(big, Files.readAllBytes(hub().snapshot(ID).resolve("model.safetensors")));
+    }
+
+    @Test
+    void dropsWithProgressKeepRetrying() throws IOException {
+        byte[] big = new byte[50_000];
+        new Random(4).nextBytes(big);
+        FakeHub.Repo repo = tinyRepo().lfsFile("model.safetensors", big);
+        String etag = FakeHub.etagOf(repo, "model.safetensors");
+        server.cutAfter.put(etag, new int[] {2 * HubDownload.ATTEMPTS, 5_000});
+
+        assertArrayEquals(big, Files.readAllBytes(hub().snapshot(ID).resolve("model.safetensors")));
+        assertEquals(2 * HubDownload.ATTEMPTS + 1, server.requests("/cdn/" + etag).size());
     }
 
     @Test
