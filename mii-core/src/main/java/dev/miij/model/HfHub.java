@@ -226,6 +226,7 @@ public final class HfHub {
         cache.link(commit, file, meta.etag());
     }
 
+    /** The settings this instance uses. */
     public Settings settings() {
         return settings;
     }
