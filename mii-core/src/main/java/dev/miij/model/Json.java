@@ -10,10 +10,14 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 
-/** The JSON reader shared by this package: strict about duplicate keys, since a checkpoint header with two entries for one tensor is ambiguous. */
+/** JSON reading for this package, with errors phrased for users. */
 final class Json {
 
-    static final ObjectMapper MAPPER = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+    /** For config files: like Python's json module, a repeated key keeps its last value. */
+    static final ObjectMapper MAPPER = new ObjectMapper();
+
+    /** For safetensors headers, where two entries for one tensor would make the checkpoint ambiguous. */
+    static final ObjectMapper STRICT = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
 
     private Json() {}
 
@@ -27,14 +31,14 @@ final class Json {
         } catch (IOException e) {
             throw MiiException.io("cannot read " + file + ": " + e.getMessage(), e);
         }
-        return parseObject(bytes, file.toString());
+        return parseObject(MAPPER, bytes, file.toString());
     }
 
     /** Parses {@code bytes} as a JSON object; {@code what} names the source in error messages. */
-    static JsonNode parseObject(byte[] bytes, String what) {
+    static JsonNode parseObject(ObjectMapper mapper, byte[] bytes, String what) {
         JsonNode node;
         try {
-            node = MAPPER.readTree(bytes);
+            node = mapper.readTree(bytes);
         } catch (JsonProcessingException e) {
             throw MiiException.corrupt(what + " is not valid JSON: " + e.getOriginalMessage(), e);
         } catch (IOException e) {

@@ -46,7 +46,7 @@ record SafeTensorsHeader(long dataStart, Map<String, Entry> tensors, Map<String,
                     + " bytes but only " + (fileSize - 8) + " follow; the file is truncated, download it again");
         }
         byte[] json = bytes.asSlice(8, headerLength).toArray(ValueLayout.JAVA_BYTE);
-        JsonNode root = Json.parseObject(json, "the header of " + file);
+        JsonNode root = Json.parseObject(Json.STRICT, json, "the header of " + file);
         long dataStart = 8 + headerLength;
         long dataSize = fileSize - dataStart;
 

@@ -106,6 +106,12 @@ class ModelFolderTest {
     }
 
     @Test
+    void repeatedKeyInConfigKeepsTheLastLikePython() throws IOException {
+        write("config.json", "{\"model_type\": \"old\", \"model_type\": \"qwen2\"}");
+        assertEquals("qwen2", ModelFolder.open(dir).modelType());
+    }
+
+    @Test
     void missingFolderNamesThePath() {
         Path missing = dir.resolve("nope");
         assertFails(MiiException.Kind.NOT_FOUND, () -> ModelFolder.open(missing), "does not exist", missing.toString());
