@@ -28,4 +28,23 @@ public final class Mii {
     public static Pipeline pipeline(String model, PipelineOptions options) {
         return Pipeline.open(ModelFolder.open(HfHub.resolve(model)), options);
     }
+
+    /**
+     * Starts a persistent deployment (gRPC load balancer, replicas, optional REST and OpenAI APIs)
+     * that outlives this program, and returns a client for it. Needs mii-server on the class path.
+     */
+    public static Client serve(String model, DeploymentOptions options) {
+        return provider().serve(model, options);
+    }
+
+    /** Connects to a running deployment of this host by its deployment name. */
+    public static Client client(String deploymentName) {
+        return provider().client(deploymentName);
+    }
+
+    private static dev.miij.spi.DeploymentProvider provider() {
+        return java.util.ServiceLoader.load(dev.miij.spi.DeploymentProvider.class).findFirst()
+                .orElseThrow(() -> MiiException.unsupported(
+                        "persistent deployments need the mii-server module on the class path"));
+    }
 }
