@@ -1,0 +1,47 @@
+package dev.miij.server;
+
+import dev.miij.GenerationOptions;
+import dev.miij.Response;
+import dev.miij.engine.StreamListener;
+import dev.miij.tokenizer.TokenizerConfig;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * What the HTTP front end (MII's REST gateway, the OpenAI-compatible API, metrics) needs from a
+ * deployment. Implemented in-process over a {@link dev.miij.Pipeline} ({@link PipelineService}) and by
+ * the load balancer over gRPC replicas; the HTTP layer cannot tell them apart.
+ */
+public interface GenerationService {
+
+    /** The deployment's name (the {@code {deployment}} of {@code /mii/{deployment}}). */
+    String deploymentName();
+
+    /** The model's name as clients see it (OpenAI's {@code model}). */
+    String modelName();
+
+    /** Generates for several prompts at once. Errors surface as {@link dev.miij.MiiException}. */
+    CompletableFuture<List<Response>> generate(List<String> prompts, GenerationOptions options);
+
+    /**
+     * Streams one prompt: {@code listener.onText} for each piece, then {@code onFinish}. Cancelling the
+     * returned future (or {@link Stream#cancel()}) stops generation and frees its resources.
+     */
+    Stream stream(String prompt, GenerationOptions options, StreamListener listener);
+
+    /** The model's tokenizer_config.json: chat template, BOS/EOS text for templates. */
+    TokenizerConfig tokenizerConfig();
+
+    /** Number of tokens of a text as the model's tokenizer counts them (no special tokens added). */
+    int countTokens(String text);
+
+    /** Appends Prometheus text-format samples describing the engines (KV blocks, queues, prefix cache). */
+    void writeMetrics(StringBuilder out);
+
+    /** One streaming request in flight. */
+    interface Stream {
+        CompletableFuture<Response> result();
+
+        void cancel();
+    }
+}
