@@ -121,6 +121,8 @@ public final class Engine implements AutoCloseable {
         while (!closing) {
             try {
                 drainQueues();
+                stats.requestsRunning = scheduler.running.size();
+                stats.requestsWaiting = scheduler.waiting.size();
                 if (scheduler.idle()) {
                     LockSupport.park(this);
                     continue;

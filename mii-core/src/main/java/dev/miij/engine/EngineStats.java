@@ -15,6 +15,9 @@ public final class EngineStats {
     public volatile long prefixHits;
     public volatile long prefixMisses;
     public volatile long preemptions;
+    /** Sequences admitted (holding KV blocks) and sequences queued, as of the last step. */
+    public volatile int requestsRunning;
+    public volatile int requestsWaiting;
 
     void recordStep(int rows, long nanos) {
         steps++;

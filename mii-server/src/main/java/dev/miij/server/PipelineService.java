@@ -75,6 +75,8 @@ public final class PipelineService implements GenerationService {
     @Override
     public void writeMetrics(StringBuilder out) {
         EngineStats s = pipeline.engine().stats();
+        gauge(out, "mii_requests_running", "Requests admitted to the engine", s.requestsRunning);
+        gauge(out, "mii_requests_waiting", "Requests queued for admission", s.requestsWaiting);
         gauge(out, "mii_kv_blocks_in_use", "KV-cache blocks held by sequences", s.kvBlocksInUse);
         gauge(out, "mii_kv_blocks_total", "KV-cache blocks allocated", s.kvBlocksTotal);
         counter(out, "mii_prefix_cache_hits_total", "Prompt blocks served from the prefix cache", s.prefixHits);
