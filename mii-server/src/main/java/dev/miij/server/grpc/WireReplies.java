@@ -1,0 +1,66 @@
+package dev.miij.server.grpc;
+
+import dev.miij.Response;
+import dev.miij.server.grpc.proto.MultiGenerationReply;
+import dev.miij.server.grpc.proto.SingleGenerationReply;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * {@link Response}s to and from MII's reply messages. MII's wire format carries no token ids, so
+ * responses read from the wire have an empty {@link Response#tokenIds()}.
+ */
+public final class WireReplies {
+
+    /** MII's finish_reason of the stream messages that are not the last. */
+    public static final String NOT_FINISHED = "none";
+
+    private WireReplies() {
+    }
+
+    public static SingleGenerationReply of(Response r, double seconds) {
+        return SingleGenerationReply.newBuilder()
+                .setResponse(r.generatedText())
+                .setFinishReason(r.finishReason().wireName())
+                .setPromptTokens(r.promptLength())
+                .setGeneratedTokens(r.generatedLength())
+                .setTimeTaken((float) seconds)
+                .setModelTimeTaken((float) seconds)
+                .build();
+    }
+
+    /** One streamed piece of text: not finished yet, with the token counts so far. */
+    public static MultiGenerationReply piece(String text, int promptTokens, int generatedTokens) {
+        return MultiGenerationReply.newBuilder().addResponse(SingleGenerationReply.newBuilder()
+                .setResponse(text)
+                .setFinishReason(NOT_FINISHED)
+                .setPromptTokens(promptTokens)
+                .setGeneratedTokens(generatedTokens)).build();
+    }
+
+    public static MultiGenerationReply of(List<Response> responses, double seconds) {
+        MultiGenerationReply.Builder b = MultiGenerationReply.newBuilder();
+        for (Response r : responses) {
+            b.addResponse(of(r, seconds));
+        }
+        return b.build();
+    }
+
+    public static Response toResponse(SingleGenerationReply r) {
+        return toResponse(r.getResponse(), r);
+    }
+
+    /** A response with {@code text} and the counts and finish reason of {@code last}. */
+    public static Response toResponse(String text, SingleGenerationReply last) {
+        return new Response(text, (int) last.getPromptTokens(), (int) last.getGeneratedTokens(),
+                finishReason(last.getFinishReason()), List.of());
+    }
+
+    public static Response.FinishReason finishReason(String wire) {
+        return switch (wire.toLowerCase(Locale.ROOT)) {
+            case "length" -> Response.FinishReason.LENGTH;
+            case "cancelled" -> Response.FinishReason.CANCELLED;
+            default -> Response.FinishReason.STOP;
+        };
+    }
+}
