@@ -1,0 +1,66 @@
+package dev.miij.server.grpc;
+
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/** One replica as the load balancer sees it: its connection, its load, whether it is up. */
+final class Backend implements LeastOutstanding.Candidate {
+
+    static final int MAX_MESSAGE_BYTES = 64 << 20;
+
+    final int index;
+    final String host;
+    final int port;
+    final AtomicInteger outstanding = new AtomicInteger();
+    final AtomicInteger restarts = new AtomicInteger();
+    private final ManagedChannel channel;
+    private volatile boolean up;
+
+    // Touched by the health checker only.
+    int healthFailures;
+    boolean checking;
+
+    Backend(int index, String host, int port) {
+        this.index = index;
+        this.host = host;
+        this.port = port;
+        this.channel = NettyChannelBuilder.forAddress(host, port).usePlaintext()
+                .maxInboundMessageSize(MAX_MESSAGE_BYTES).build();
+    }
+
+    ManagedChannel channel() {
+        return channel;
+    }
+
+    @Override
+    public boolean up() {
+        return up;
+    }
+
+    /** Sets the state; true when it changed. */
+    boolean setUp(boolean v) {
+        boolean was = up;
+        up = v;
+        return was != v;
+    }
+
+    @Override
+    public int outstanding() {
+        return outstanding.get();
+    }
+
+    String address() {
+        return host + ":" + port;
+    }
+
+    void close() {
+        channel.shutdownNow();
+        try {
+            channel.awaitTermination(1, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

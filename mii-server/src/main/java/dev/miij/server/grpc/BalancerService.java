@@ -1,0 +1,57 @@
+package dev.miij.server.grpc;
+
+import com.google.protobuf.Empty;
+import dev.miij.server.grpc.proto.ModelResponseGrpc;
+import dev.miij.server.grpc.proto.MultiGenerationReply;
+import dev.miij.server.grpc.proto.MultiStringRequest;
+import io.grpc.Context;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+
+/**
+ * MII's {@code ModelResponse} service of the load balancer: generation calls are relayed to replicas
+ * by a {@link Router}; Terminate answers, then shuts the whole deployment down.
+ */
+public final class BalancerService extends ModelResponseGrpc.ModelResponseImplBase {
+
+    private final Router router;
+    private final Runnable onTerminate;
+
+    /** @param onTerminate run on its own thread after a Terminate call was answered */
+    public BalancerService(Router router, Runnable onTerminate) {
+        this.router = router;
+        this.onTerminate = onTerminate;
+    }
+
+    @Override
+    public void generatorReply(MultiStringRequest request, StreamObserver<MultiGenerationReply> out) {
+        relay(Router.UNARY, request, out);
+    }
+
+    @Override
+    public void generatorReplyStream(MultiStringRequest request, StreamObserver<MultiGenerationReply> out) {
+        relay(Router.STREAM, request, out);
+    }
+
+    private void relay(io.grpc.MethodDescriptor<MultiStringRequest, MultiGenerationReply> method,
+                       MultiStringRequest request, StreamObserver<MultiGenerationReply> observer) {
+        ServerCallStreamObserver<MultiGenerationReply> out = (ServerCallStreamObserver<MultiGenerationReply>) observer;
+        Router.Forward[] forward = new Router.Forward[1];
+        out.setOnCancelHandler(() -> {
+            if (forward[0] != null) {
+                forward[0].cancel();
+            }
+        });
+        forward[0] = router.forward(method, request, Context.current().getDeadline(), out);
+        if (out.isCancelled()) {
+            forward[0].cancel();
+        }
+    }
+
+    @Override
+    public void terminate(Empty request, StreamObserver<Empty> out) {
+        out.onNext(Empty.getDefaultInstance());
+        out.onCompleted();
+        Thread.ofPlatform().name("mii-terminate").start(onTerminate);
+    }
+}

@@ -1,0 +1,75 @@
+package dev.miij.server.grpc;
+
+import dev.miij.Response;
+import dev.miij.engine.StreamListener;
+import dev.miij.server.grpc.proto.MultiGenerationReply;
+import dev.miij.server.grpc.proto.SingleGenerationReply;
+import io.grpc.stub.StreamObserver;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Receives a GeneratorReplyStream call's messages and reports them as an engine stream would: text
+ * pieces to a {@link StreamListener}, then the full {@link Response} (pieces concatenated, counts and
+ * finish reason of the last message). A call cancelled by its owner finishes normally as CANCELLED.
+ */
+final class ReplyStream implements StreamObserver<MultiGenerationReply> {
+
+    private final StreamListener listener;
+    private final CompletableFuture<Response> result = new CompletableFuture<>();
+    private final StringBuilder text = new StringBuilder();
+    private SingleGenerationReply last = SingleGenerationReply.getDefaultInstance();
+    private volatile boolean cancelled;
+
+    ReplyStream(StreamListener listener) {
+        this.listener = listener;
+    }
+
+    CompletableFuture<Response> result() {
+        return result;
+    }
+
+    /** Call before cancelling the call, so that its CANCELLED status is taken as a normal end. */
+    void cancelling() {
+        cancelled = true;
+    }
+
+    @Override
+    public void onNext(MultiGenerationReply reply) {
+        for (SingleGenerationReply r : reply.getResponseList()) {
+            last = r;
+            if (!r.getResponse().isEmpty()) {
+                text.append(r.getResponse());
+                listener.onText(r.getResponse(), new int[0]);
+            }
+        }
+    }
+
+    @Override
+    public void onError(Throwable t) {
+        if (cancelled) {
+            finish(new Response(text.toString(), (int) last.getPromptTokens(), (int) last.getGeneratedTokens(),
+                    Response.FinishReason.CANCELLED, List.of()));
+            return;
+        }
+        Throwable e = GrpcStatus.toMii(t);
+        try {
+            listener.onFinish(null, e);
+        } finally {
+            result.completeExceptionally(e);
+        }
+    }
+
+    @Override
+    public void onCompleted() {
+        finish(WireReplies.toResponse(text.toString(), last));
+    }
+
+    private void finish(Response r) {
+        try {
+            listener.onFinish(r, null);
+        } finally {
+            result.complete(r);
+        }
+    }
+}
