@@ -26,6 +26,7 @@ final class Backend implements LeastOutstanding.Candidate {
         this.index = index;
         this.host = host;
         this.port = port;
+        NettyLogging.init();
         this.channel = NettyChannelBuilder.forAddress(host, port).usePlaintext()
                 .maxInboundMessageSize(MAX_MESSAGE_BYTES).build();
     }

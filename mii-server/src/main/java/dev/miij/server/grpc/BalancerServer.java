@@ -26,6 +26,7 @@ public final class BalancerServer {
 
     /** Listens on host:port (0 picks a free port); reports NOT_SERVING until {@link #serving()}. */
     public static BalancerServer start(String host, int port, Router router, Runnable onTerminate) {
+        NettyLogging.init();
         HealthStatusManager health = new HealthStatusManager();
         health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, ServingStatus.NOT_SERVING);
         health.setStatus(ModelResponseGrpc.SERVICE_NAME, ServingStatus.NOT_SERVING);

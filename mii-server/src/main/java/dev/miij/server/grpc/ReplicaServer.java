@@ -37,6 +37,7 @@ public final class ReplicaServer implements AutoCloseable {
 
     /** Listens on host:port (0 picks a free port); calls fail with UNAVAILABLE until {@link #serve}. */
     public static ReplicaServer start(String host, int port, Integer defaultMaxLength, Runnable onTerminate) {
+        NettyLogging.init();
         HealthStatusManager health = new HealthStatusManager();
         health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, ServingStatus.NOT_SERVING);
         health.setStatus(ModelResponseGrpc.SERVICE_NAME, ServingStatus.NOT_SERVING);
