@@ -1,0 +1,64 @@
+package dev.miij.server.deploy;
+
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The command line that starts another JVM like this one (same java, class path, memory flags and
+ * {@code mii.*} properties) running a given main class: how deployments start their processes.
+ */
+final class JavaCommand {
+
+    // JVM options worth passing on; agents and debuggers are not (a second JVM would fight for their ports).
+    private static final List<String> INHERITED_PREFIXES = List.of("-Xmx", "-Xms", "-Xss", "-XX:");
+
+    private JavaCommand() {
+    }
+
+    static List<String> of(Class<?> main, List<String> args) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(ProcessHandle.current().info().command()
+                .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        cmd.add("--add-modules");
+        cmd.add("jdk.incubator.vector");
+        cmd.add("--enable-native-access=ALL-UNNAMED");
+        // gRPC's shaded Netty uses sun.misc.Unsafe; without this every process logs four lines of warnings.
+        cmd.add("--sun-misc-unsafe-memory-access=allow");
+        for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+            if (INHERITED_PREFIXES.stream().anyMatch(a::startsWith)) {
+                cmd.add(a);
+            }
+        }
+        // Properties set at run time (a test's state directory, mii.home) as well as on the command line.
+        for (String k : System.getProperties().stringPropertyNames()) {
+            if (k.startsWith("mii.")) {
+                cmd.add("-D" + k + "=" + System.getProperty(k));
+            }
+        }
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(main.getName());
+        cmd.addAll(args);
+        return cmd;
+    }
+
+    /**
+     * A process builder that starts {@code cmd} in a session of its own where {@code setsid} exists, so
+     * that a terminal's Ctrl-C or hang-up reaches only the process it was meant for; its parent
+     * decides when it stops. setsid execs without forking here, so the pid is the JVM's.
+     */
+    static ProcessBuilder inOwnSession(List<String> cmd) {
+        List<String> full = new ArrayList<>();
+        for (String s : List.of("/usr/bin/setsid", "/bin/setsid")) {
+            if (Files.isExecutable(Path.of(s))) {
+                full.add(s);
+                break;
+            }
+        }
+        full.addAll(cmd);
+        return new ProcessBuilder(full);
+    }
+}

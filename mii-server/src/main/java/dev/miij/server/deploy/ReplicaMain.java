@@ -1,0 +1,58 @@
+package dev.miij.server.deploy;
+
+import dev.miij.Mii;
+import dev.miij.Pipeline;
+import dev.miij.PipelineOptions;
+import dev.miij.server.PipelineService;
+import dev.miij.server.grpc.ReplicaServer;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * A replica process: {@code ReplicaMain INDEX PORT}, with the deployment in {@value DeploymentSpec#ENV}.
+ * Started by a deployment's front end, never by hand. It listens at once, loads the model, reports
+ * SERVING, and exits on SIGTERM, on a Terminate call, or when its front end is gone.
+ */
+public final class ReplicaMain {
+
+    /** Exit codes: the port is taken; the model cannot be loaded. */
+    static final int EXIT_CANNOT_LISTEN = 3;
+    static final int EXIT_CANNOT_LOAD = 4;
+
+    private static final Logger LOG = Logger.getLogger(ReplicaMain.class.getName());
+
+    private ReplicaMain() {
+    }
+
+    public static void main(String[] args) throws InterruptedException {
+        int index = Integer.parseInt(args[0]);
+        int port = Integer.parseInt(args[1]);
+        LogSetup.install("replica " + index, Boolean.getBoolean("mii.debug"));
+        DeploymentSpec spec = DeploymentSpec.fromEnvironment();
+        ParentWatch.start();
+        ReplicaServer server;
+        try {
+            server = ReplicaServer.start("127.0.0.1", port, spec.maxLength(), () -> System.exit(0));
+        } catch (RuntimeException e) {
+            LOG.severe(e.getMessage());
+            System.exit(EXIT_CANNOT_LISTEN);
+            return;
+        }
+        Pipeline pipeline;
+        try {
+            pipeline = Mii.pipeline(spec.modelPath(), PipelineOptions.defaults().withEngine(spec.engine()));
+        } catch (RuntimeException e) {
+            LOG.log(Level.SEVERE, "cannot load " + spec.modelPath() + ": " + e.getMessage(), e);
+            server.close();
+            System.exit(EXIT_CANNOT_LOAD);
+            return;
+        }
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            server.shutdown(2000);
+            pipeline.close();
+        }, "mii-replica-shutdown"));
+        server.serve(new PipelineService(pipeline, spec.name(), spec.model()));
+        LOG.info("serving " + spec.model() + " on 127.0.0.1:" + server.port() + " (pid " + ProcessHandle.current().pid() + ")");
+        server.awaitTermination();
+    }
+}

@@ -1,0 +1,58 @@
+package dev.miij.server.deploy;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.miij.DeploymentOptions;
+import dev.miij.MiiException;
+import dev.miij.engine.EngineConfig;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+
+class DeploymentSpecTest {
+
+    @Test
+    void defaultNameIsTheModelsLastPart() {
+        assertEquals("kjv-demo", DeploymentSpec.defaultName("models/kjv-demo"));
+        assertEquals("kjv-demo", DeploymentSpec.defaultName("/abs/models/kjv-demo/"));
+        assertEquals("llama-3.2-1b", DeploymentSpec.defaultName("meta-llama/Llama-3.2-1B"));
+        assertEquals("llama-3.2-1b", DeploymentSpec.defaultName("meta-llama/Llama-3.2-1B@main"));
+        assertEquals("my-model", DeploymentSpec.defaultName("dir/My Model"));
+        assertEquals("mii-deployment", DeploymentSpec.defaultName("/"));
+    }
+
+    @Test
+    void resolvesTheModelAndRoundTripsAsJson() {
+        Path fixture = Path.of("../mii-core/src/test/resources/fixtures/llama2");
+        DeploymentSpec s = DeploymentSpec.of(fixture.toString(), DeploymentOptions.defaults().withReplicaNum(3)
+                .withApiKey("k").withEngine(EngineConfig.defaults().withKvBlockSize(16)));
+        assertEquals("llama2", s.name());
+        assertEquals(fixture.toAbsolutePath().normalize().toString(), s.modelPath());
+        assertEquals(50050, s.port());
+        assertEquals(s, DeploymentSpec.fromJson(s.toJson()));
+        assertNull(s.withoutApiKey().apiKey());
+    }
+
+    @Test
+    void badNamesAndPortsAreRefused() {
+        Path fixture = Path.of("../mii-core/src/test/resources/fixtures/llama2");
+        MiiException e = assertThrows(MiiException.class, () -> DeploymentSpec.of(fixture.toString(),
+                DeploymentOptions.defaults().withDeploymentName("../etc")));
+        assertTrue(e.getMessage().contains("deployment_name"), e.getMessage());
+        e = assertThrows(MiiException.class, () -> DeploymentSpec.of(fixture.toString(),
+                DeploymentOptions.defaults().withPortNumber(65535).withReplicaNum(2)));
+        assertTrue(e.getMessage().contains("port_number"), e.getMessage());
+        e = assertThrows(MiiException.class, () -> DeploymentSpec.of("/no/such/model", DeploymentOptions.defaults()));
+        assertEquals(MiiException.Kind.NOT_FOUND, e.kind());
+    }
+
+    @Test
+    void frontEndExitCodesCarryTheErrorKind() {
+        for (MiiException.Kind k : MiiException.Kind.values()) {
+            assertEquals(k, FrontendMain.kind(FrontendMain.exitCode(k)));
+        }
+        assertEquals(MiiException.Kind.INTERNAL, FrontendMain.kind(1));
+    }
+}

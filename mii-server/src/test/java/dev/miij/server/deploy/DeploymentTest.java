@@ -1,0 +1,398 @@
+package dev.miij.server.deploy;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.miij.Client;
+import dev.miij.DeploymentOptions;
+import dev.miij.GenerationOptions;
+import dev.miij.Mii;
+import dev.miij.MiiException;
+import dev.miij.Pipeline;
+import dev.miij.PipelineOptions;
+import dev.miij.Response;
+import dev.miij.engine.EngineConfig;
+import dev.miij.server.grpc.EngineStatsRpc;
+import dev.miij.server.grpc.TestFixtures;
+import dev.miij.server.grpc.WireKwargs;
+import dev.miij.server.grpc.proto.ModelResponseGrpc;
+import dev.miij.server.grpc.proto.MultiGenerationReply;
+import dev.miij.server.grpc.proto.MultiStringRequest;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.health.v1.HealthGrpc;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Flow;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * A real deployment: {@code Mii.serve} starts a detached front end process with two replica processes
+ * on a tiny fixture model; the test drives it over sockets with a plain grpc-java client on MII's proto,
+ * kills a replica under load, and terminates it. Every process it started is killed afterwards, whatever happened.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class DeploymentTest {
+
+    static final int NEW_TOKENS = 24;
+
+    static Path stateDir;
+    static String name;
+    static Client client;
+    static RegistryEntry entry;
+    static ManagedChannel channel;
+    static ModelResponseGrpc.ModelResponseBlockingStub stub;
+    static Map<String, String> expected;
+    static final Set<Long> pids = Collections.synchronizedSet(new LinkedHashSet<>());
+
+    static GenerationOptions greedy() {
+        return GenerationOptions.builder().maxNewTokens(NEW_TOKENS).doSample(false).ignoreEos(true).build();
+    }
+
+    static EngineConfig engine() {
+        return EngineConfig.defaults().withKvBlockSize(16).withNumKvBlocks(256);
+    }
+
+    @BeforeAll
+    static void serve() throws Exception {
+        JsonNode cases = TestFixtures.cases(TestFixtures.LLAMA2);
+        List<String> prompts = new ArrayList<>();
+        cases.forEach(c -> prompts.add(c.get("prompt").asText()));
+        expected = new java.util.LinkedHashMap<>();
+        try (Pipeline p = Mii.pipeline(TestFixtures.LLAMA2.toString(), PipelineOptions.defaults().withEngine(engine()))) {
+            List<Response> rs = p.generate(prompts, greedy());
+            for (int i = 0; i < prompts.size(); i++) {
+                List<Integer> reference = new ArrayList<>();
+                cases.get(i).get("greedy_ids").forEach(id -> reference.add(id.asInt()));
+                assertEquals(reference.subList(0, NEW_TOKENS), rs.get(i).tokenIds(), "the pipeline matches transformers");
+                expected.put(prompts.get(i), rs.get(i).generatedText());
+            }
+        }
+        stateDir = Files.createTempDirectory("mii-state");
+        System.setProperty(Registry.PROPERTY, stateDir.toString());
+        // If this JVM dies before cleaning up, the deployment stops itself.
+        System.setProperty(FrontendMain.WATCH_PID, String.valueOf(ProcessHandle.current().pid()));
+        name = "it-" + ProcessHandle.current().pid();
+        try {
+            client = Mii.serve(TestFixtures.LLAMA2.toString(), DeploymentOptions.defaults().withDeploymentName(name)
+                    .withReplicaNum(2).withPortNumber(0).withEngine(engine()));
+        } finally {
+            new Registry(stateDir).find(name).ifPresent(DeploymentTest::remember);
+        }
+        entry = new Registry(stateDir).find(name).orElseThrow();
+        channel = NettyChannelBuilder.forAddress("127.0.0.1", entry.port()).usePlaintext().build();
+        stub = ModelResponseGrpc.newBlockingStub(channel);
+    }
+
+    static void remember(RegistryEntry e) {
+        pids.add(e.pid());
+        e.replicaPids().stream().filter(p -> p > 0).forEach(pids::add);
+    }
+
+    @AfterAll
+    static void cleanUp() throws Exception {
+        try {
+            if (channel != null) {
+                channel.shutdownNow();
+            }
+            if (client != null) {
+                client.close();
+            }
+            if (stateDir != null) {
+                new Registry(stateDir).find(name).ifPresent(DeploymentTest::remember);
+            }
+            for (long pid : pids) {
+                ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+            }
+        } finally {
+            System.clearProperty(Registry.PROPERTY);
+            System.clearProperty(FrontendMain.WATCH_PID);
+            if (stateDir != null) {
+                try (var files = Files.list(stateDir)) {
+                    for (Path f : files.toList()) {
+                        Files.deleteIfExists(f);
+                    }
+                }
+                Files.deleteIfExists(stateDir);
+            }
+        }
+    }
+
+    static String log() {
+        try {
+            return Files.readString(stateDir.resolve(name + ".log"));
+        } catch (Exception e) {
+            return "(no log: " + e + ")";
+        }
+    }
+
+    static MultiStringRequest request(List<String> prompts) {
+        return MultiStringRequest.newBuilder().addAllRequest(prompts).putAllQueryKwargs(WireKwargs.of(greedy())).build();
+    }
+
+    static String streamed(ModelResponseGrpc.ModelResponseBlockingStub s, String prompt) {
+        StringBuilder b = new StringBuilder();
+        s.generatorReplyStream(request(List.of(prompt))).forEachRemaining(r -> b.append(r.getResponse(0).getResponse()));
+        return b.toString();
+    }
+
+    static boolean alive(long pid) {
+        return ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+    }
+
+    @Test
+    @Order(1)
+    void theRegistryDescribesTheRunningProcesses() {
+        assertTrue(entry.ready());
+        assertEquals(2, entry.replicas());
+        assertTrue(alive(entry.pid()));
+        entry.replicaPids().forEach(p -> assertTrue(alive(p), "replica pid " + p));
+        assertEquals(List.of(name), new Registry(stateDir).list().stream().map(RegistryEntry::name).toList());
+    }
+
+    @Test
+    @Order(2)
+    void greedyAnswersOverGrpcEqualThePipelines() {
+        List<String> prompts = new ArrayList<>(expected.keySet());
+        MultiGenerationReply reply = stub.generatorReply(request(prompts));
+        for (int i = 0; i < prompts.size(); i++) {
+            assertEquals(expected.get(prompts.get(i)), reply.getResponse(i).getResponse(), log());
+            assertEquals(NEW_TOKENS, reply.getResponse(i).getGeneratedTokens());
+            assertEquals("length", reply.getResponse(i).getFinishReason());
+        }
+    }
+
+    @Test
+    @Order(3)
+    void streamedPiecesConcatenateToTheFullText() {
+        for (String p : expected.keySet()) {
+            assertEquals(expected.get(p), streamed(stub, p));
+        }
+    }
+
+    @Test
+    @Order(4)
+    void thirtyTwoConcurrentRequestsAllSucceedWithTheSameAnswers() throws Exception {
+        List<String> prompts = new ArrayList<>(expected.keySet());
+        var async = ModelResponseGrpc.newFutureStub(channel);
+        List<String> asked = new ArrayList<>();
+        List<com.google.common.util.concurrent.ListenableFuture<MultiGenerationReply>> calls = new ArrayList<>();
+        for (int i = 0; i < 32; i++) {
+            String p = prompts.get(i % prompts.size());
+            asked.add(p);
+            calls.add(async.generatorReply(request(List.of(p))));
+        }
+        for (int i = 0; i < 32; i++) {
+            assertEquals(expected.get(asked.get(i)), calls.get(i).get(30, TimeUnit.SECONDS).getResponse(0).getResponse());
+        }
+        for (int port : entry.replicaPorts()) {
+            ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
+            try {
+                assertTrue(EngineStatsRpc.read(ch, 2000).get("tokens_generated") > 0, "both replicas served requests");
+            } finally {
+                ch.shutdownNow();
+            }
+        }
+    }
+
+    @Test
+    @Order(5)
+    void badInputIsInvalidArgumentNamingTheField() {
+        StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> stub.generatorReply(
+                MultiStringRequest.newBuilder().addRequest("x").putQueryKwargs("top_k", WireKwargs.value("lots")).build()));
+        assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode());
+        assertTrue(e.getStatus().getDescription().contains("top_k"), e.getStatus().getDescription());
+        e = assertThrows(StatusRuntimeException.class, () -> stub.generatorReply(MultiStringRequest.getDefaultInstance()));
+        assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode());
+        assertEquals(expected.get("Hello"), stub.generatorReply(request(List.of("Hello"))).getResponse(0).getResponse());
+    }
+
+    @Test
+    @Order(6)
+    void miiClientFindsTheDeploymentByName() throws Exception {
+        try (Client c = Mii.client(name)) {
+            assertEquals(expected.get("Hello"), c.generate(List.of("Hello"), greedy()).getFirst().generatedText());
+            StringBuilder pieces = new StringBuilder();
+            Response r = c.stream("Hello", greedy(), (text, ids) -> pieces.append(text)).get(30, TimeUnit.SECONDS);
+            assertEquals(expected.get("Hello"), pieces.toString());
+            assertEquals(expected.get("Hello"), r.generatedText());
+            assertEquals(NEW_TOKENS, r.generatedLength());
+            assertEquals(Response.FinishReason.LENGTH, r.finishReason());
+            assertEquals(expected.get("Hello"), collect(c.streamPublisher("Hello", greedy())).get(30, TimeUnit.SECONDS));
+            MiiException bad = assertThrows(MiiException.class, () -> c.generate(List.of(), greedy()));
+            assertEquals(MiiException.Kind.INVALID_ARGUMENT, bad.kind());
+        }
+        MiiException missing = assertThrows(MiiException.class, () -> Mii.client("no-such-deployment"));
+        assertEquals(MiiException.Kind.NOT_FOUND, missing.kind());
+        MiiException twice = assertThrows(MiiException.class, () -> Mii.serve(TestFixtures.LLAMA2.toString(),
+                DeploymentOptions.defaults().withDeploymentName(name).withPortNumber(0)));
+        assertTrue(twice.getMessage().contains("already running"), twice.getMessage());
+    }
+
+    /** Subscribes asking one piece at a time (exercising flow control) and joins the pieces. */
+    static CompletableFuture<String> collect(Flow.Publisher<String> publisher) {
+        CompletableFuture<String> done = new CompletableFuture<>();
+        publisher.subscribe(new Flow.Subscriber<>() {
+            final StringBuilder b = new StringBuilder();
+            Flow.Subscription s;
+
+            @Override
+            public void onSubscribe(Flow.Subscription subscription) {
+                s = subscription;
+                s.request(1);
+            }
+
+            @Override
+            public void onNext(String item) {
+                b.append(item);
+                s.request(1);
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                done.completeExceptionally(t);
+            }
+
+            @Override
+            public void onComplete() {
+                done.complete(b.toString());
+            }
+        });
+        return done;
+    }
+
+    /** One request of the load: when it was sent, and how it ended. */
+    record Outcome(long sentNanos, Throwable error) {
+    }
+
+    @Test
+    @Order(7)
+    void aKilledReplicaIsRestartedAndRequestsSentAfterTheKillDoNotFail() throws Exception {
+        long victim = entry.replicaPids().getFirst();
+        int victimPort = entry.replicaPorts().getFirst();
+        List<String> prompts = new ArrayList<>(expected.keySet());
+        ConcurrentLinkedQueue<Outcome> outcomes = new ConcurrentLinkedQueue<>();
+        AtomicBoolean running = new AtomicBoolean(true);
+        ExecutorService load = Executors.newFixedThreadPool(4);
+        try {
+            for (int w = 0; w < 4; w++) {
+                int worker = w;
+                load.submit(() -> {
+                    for (int i = 0; running.get(); i++) {
+                        String p = prompts.get((worker + i) % prompts.size());
+                        long sent = System.nanoTime();
+                        try {
+                            String got = (worker + i) % 2 == 0
+                                    ? stub.withDeadlineAfter(30, TimeUnit.SECONDS).generatorReply(request(List.of(p)))
+                                            .getResponse(0).getResponse()
+                                    : streamed(stub.withDeadlineAfter(30, TimeUnit.SECONDS), p);
+                            outcomes.add(new Outcome(sent, got.equals(expected.get(p)) ? null
+                                    : new AssertionError("wrong answer for " + p + ": " + got)));
+                        } catch (RuntimeException e) {
+                            outcomes.add(new Outcome(sent, e));
+                        }
+                    }
+                });
+            }
+            Thread.sleep(700);
+            long killed = System.nanoTime();
+            ProcessHandle.of(victim).orElseThrow().destroyForcibly();
+            Registry registry = new Registry(stateDir);
+            long restartedPid = -1;
+            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(40);
+            while (System.nanoTime() < end) {
+                RegistryEntry now = registry.find(name).orElseThrow();
+                long pid = now.replicaPids().getFirst();
+                if (pid > 0 && pid != victim) {
+                    pids.add(pid);
+                    if (serving(victimPort)) {
+                        restartedPid = pid;
+                        break;
+                    }
+                }
+                Thread.sleep(100);
+            }
+            assertTrue(restartedPid > 0, "replica 0 was not restarted:\n" + log());
+            assertTrue(alive(restartedPid));
+            // Let the load run on the restarted replica for a while too.
+            Thread.sleep(1500);
+            running.set(false);
+            load.shutdown();
+            assertTrue(load.awaitTermination(40, TimeUnit.SECONDS));
+            List<Outcome> afterKill = outcomes.stream().filter(o -> o.sentNanos() > killed).toList();
+            assertTrue(afterKill.size() > 10, "load kept going after the kill: " + afterKill.size());
+            for (Outcome o : afterKill) {
+                if (o.error() != null) {
+                    throw new AssertionError("a request sent after the kill failed\n" + log(), o.error());
+                }
+            }
+            assertNotEquals(victim, restartedPid);
+            ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", victimPort).usePlaintext().build();
+            try {
+                assertTrue(EngineStatsRpc.read(ch, 2000).get("tokens_generated") > 0, "the restarted replica gets traffic");
+            } finally {
+                ch.shutdownNow();
+            }
+        } finally {
+            running.set(false);
+            load.shutdownNow();
+        }
+        entry = new Registry(stateDir).find(name).orElseThrow();
+        remember(entry);
+    }
+
+    static boolean serving(int port) {
+        ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
+        try {
+            return HealthGrpc.newBlockingStub(ch).withDeadlineAfter(1, TimeUnit.SECONDS)
+                    .check(HealthCheckRequest.newBuilder().setService(ModelResponseGrpc.SERVICE_NAME).build())
+                    .getStatus() == ServingStatus.SERVING;
+        } catch (StatusRuntimeException e) {
+            return false;
+        } finally {
+            ch.shutdownNow();
+        }
+    }
+
+    @Test
+    @Order(8)
+    void terminateStopsEveryProcessWithinTenSeconds() throws Exception {
+        List<Long> all = new ArrayList<>(pids);
+        long start = System.nanoTime();
+        client.terminateServer();
+        long end = start + TimeUnit.SECONDS.toNanos(10);
+        while (all.stream().anyMatch(DeploymentTest::alive) && System.nanoTime() < end) {
+            Thread.sleep(50);
+        }
+        List<Long> left = all.stream().filter(DeploymentTest::alive).toList();
+        assertEquals(List.of(), left, "still running after 10 s:\n" + log());
+        assertTrue(new Registry(stateDir).find(name).isEmpty(), "the registry entry is removed");
+        assertTrue(Files.readString(stateDir.resolve(name + ".log")).contains("stopped"), log());
+    }
+}
