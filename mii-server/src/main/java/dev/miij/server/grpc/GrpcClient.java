@@ -117,16 +117,19 @@ public final class GrpcClient implements Client {
         if (server.isEmpty()) {
             return;
         }
-        try {
-            server.get().onExit().get(TERMINATE_WAIT_MILLIS, TimeUnit.MILLISECONDS);
-        } catch (java.util.concurrent.TimeoutException e) {
-            throw new MiiException(MiiException.Kind.INTERNAL, "deployment " + deploymentName + " (pid " + serverPid
-                    + ") did not stop within " + TERMINATE_WAIT_MILLIS / 1000 + " s");
-        } catch (java.util.concurrent.ExecutionException e) {
-            throw new MiiException(MiiException.Kind.INTERNAL, "could not wait for pid " + serverPid, e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new MiiException(MiiException.Kind.CANCELLED, "interrupted while waiting for the deployment to stop");
+        // Polled: onExit() of a process that is not our child only notices after 300 ms or more.
+        long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(TERMINATE_WAIT_MILLIS);
+        while (server.get().isAlive()) {
+            if (System.nanoTime() > end) {
+                throw new MiiException(MiiException.Kind.INTERNAL, "deployment " + deploymentName + " (pid " + serverPid
+                        + ") did not stop within " + TERMINATE_WAIT_MILLIS / 1000 + " s");
+            }
+            try {
+                Thread.sleep(25);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new MiiException(MiiException.Kind.CANCELLED, "interrupted while waiting for the deployment to stop");
+            }
         }
     }
 
