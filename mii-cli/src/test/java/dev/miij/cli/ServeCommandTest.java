@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.miij.cli.GenerateCommandTest.Run;
+import dev.miij.server.deploy.Deployment;
 import dev.miij.server.deploy.Registry;
 import dev.miij.server.deploy.RegistryEntry;
 import java.io.BufferedReader;
@@ -64,7 +65,9 @@ class ServeCommandTest {
     String startServe(String name) throws Exception {
         List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElseThrow(),
                 "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-                "-D" + Registry.PROPERTY + "=" + stateDir, "-cp", System.getProperty("java.class.path"),
+                "-D" + Registry.PROPERTY + "=" + stateDir,
+                // If this JVM dies before cleaning up, the deployment stops itself.
+                "-D" + Deployment.WATCH_PID + "=" + ProcessHandle.current().pid(), "-cp", System.getProperty("java.class.path"),
                 MiiCommand.class.getName(), "serve", FIXTURE.toString(), "--deployment-name", name, "--port", "0",
                 "--replica-num", "1", "--kv-block-size", "16", "--num-kv-blocks", "32"));
         serve = new ProcessBuilder(cmd).redirectError(stateDir.resolve("serve.err").toFile()).start();

@@ -40,6 +40,12 @@ public final class Deployment {
     /** The longest a shutdown takes. */
     public static final long STOP_MILLIS = 10_000;
 
+    /**
+     * System property: a pid whose exit stops the deployment. Tests set it so that a deployment never
+     * outlives the test run, even when the test JVM is killed.
+     */
+    public static final String WATCH_PID = "mii.watch.pid";
+
     private static final Logger LOG = Logger.getLogger(Deployment.class.getName());
     private static final long HEALTH_PERIOD_MILLIS = 1000;
     private static final long DRAIN_MILLIS = 5000;
@@ -88,6 +94,7 @@ public final class Deployment {
     }
 
     private void doStart() {
+        watchOwner();
         registry.find(spec.name()).ifPresent(e -> {
             throw MiiException.invalid("a deployment named '" + spec.name() + "' is already running (pid " + e.pid()
                     + ", port " + e.port() + "); terminate it first (mii terminate " + spec.name() + ")");
@@ -126,6 +133,20 @@ public final class Deployment {
             registry.write(entry);
         }
         LOG.info("deployment " + spec.name() + " ready: " + spec.replicaNum() + " replica(s) of " + spec.model());
+    }
+
+    private void watchOwner() {
+        String pid = System.getProperty(WATCH_PID);
+        if (pid == null || pid.isBlank()) {
+            return;
+        }
+        ProcessHandle owner = ProcessHandle.of(Long.parseLong(pid.strip())).filter(ProcessHandle::isAlive)
+                .orElseThrow(() -> new MiiException(MiiException.Kind.CANCELLED, "process " + pid + " (" + WATCH_PID
+                        + ") is not running"));
+        owner.onExit().thenRun(() -> {
+            LogSetup.log(LOG, Level.WARNING, "process " + pid + " exited; stopping");
+            Thread.ofPlatform().name("mii-owner-gone").start(this::shutdown);
+        });
     }
 
     private void startReplicas(List<Integer> ports) {

@@ -1,7 +1,6 @@
 package dev.miij.server.deploy;
 
 import dev.miij.MiiException;
-import java.util.logging.Logger;
 
 /**
  * The detached front end process that {@code Mii.serve} starts, with the deployment in
@@ -10,10 +9,6 @@ import java.util.logging.Logger;
  */
 public final class FrontendMain {
 
-    /** Set to a pid to stop the deployment when that process exits (tests use it as a safety net). */
-    public static final String WATCH_PID = "mii.watch.pid";
-
-    private static final Logger LOG = Logger.getLogger(FrontendMain.class.getName());
     private static final int EXIT_BASE = 10;
 
     private FrontendMain() {
@@ -25,7 +20,6 @@ public final class FrontendMain {
         Registry registry = Registry.fromEnvironment();
         Deployment d = new Deployment(spec, registry, registry.logFile(spec.name()));
         Runtime.getRuntime().addShutdownHook(new Thread(d::shutdown, "mii-shutdown"));
-        watchOwner(d);
         try {
             d.start();
         } catch (MiiException e) {
@@ -38,19 +32,6 @@ public final class FrontendMain {
         }
         d.awaitTermination();
         System.exit(0);
-    }
-
-    private static void watchOwner(Deployment d) {
-        String pid = System.getProperty(WATCH_PID);
-        if (pid == null) {
-            return;
-        }
-        ProcessHandle.of(Long.parseLong(pid)).ifPresentOrElse(
-                p -> p.onExit().thenRun(() -> {
-                    LOG.warning("process " + pid + " exited; stopping");
-                    System.exit(0);
-                }),
-                () -> System.exit(0));
     }
 
     static int exitCode(MiiException.Kind kind) {

@@ -97,7 +97,7 @@ class DeploymentTest {
         stateDir = Files.createTempDirectory("mii-state");
         System.setProperty(Registry.PROPERTY, stateDir.toString());
         // If this JVM dies before cleaning up, the deployment stops itself.
-        System.setProperty(FrontendMain.WATCH_PID, String.valueOf(ProcessHandle.current().pid()));
+        System.setProperty(Deployment.WATCH_PID, String.valueOf(ProcessHandle.current().pid()));
         name = "it-" + ProcessHandle.current().pid();
         try {
             client = Mii.serve(TestFixtures.LLAMA2.toString(), DeploymentOptions.defaults().withDeploymentName(name)
@@ -132,7 +132,7 @@ class DeploymentTest {
             }
         } finally {
             System.clearProperty(Registry.PROPERTY);
-            System.clearProperty(FrontendMain.WATCH_PID);
+            System.clearProperty(Deployment.WATCH_PID);
             if (stateDir != null) {
                 try (var files = Files.list(stateDir)) {
                     for (Path f : files.toList()) {

@@ -37,7 +37,7 @@ class FrontendLifecycleTest {
     void isolate() {
         TestFixtures.checkJackson();
         System.setProperty(Registry.PROPERTY, stateDir.toString());
-        System.setProperty(FrontendMain.WATCH_PID, String.valueOf(ProcessHandle.current().pid()));
+        System.setProperty(Deployment.WATCH_PID, String.valueOf(ProcessHandle.current().pid()));
     }
 
     @AfterEach
@@ -47,7 +47,7 @@ class FrontendLifecycleTest {
             pids.forEach(p -> ProcessHandle.of(p).ifPresent(ProcessHandle::destroyForcibly));
         } finally {
             System.clearProperty(Registry.PROPERTY);
-            System.clearProperty(FrontendMain.WATCH_PID);
+            System.clearProperty(Deployment.WATCH_PID);
         }
     }
 

@@ -263,6 +263,18 @@ class RouterTest {
         assertTrue(router.awaitIdle(1000));
     }
 
+    @Test
+    void closingLetsCallsInFlightFinish() throws Exception {
+        replicas.forEach(r -> r.mode = FakeReplica.Mode.HOLD);
+        var inFlight = ModelResponseGrpc.newFutureStub(channel).generatorReply(req("x"));
+        await(() -> replicas.stream().mapToInt(r -> r.held.size()).sum() == 1);
+        router.close();
+        assertFalse(router.awaitIdle(200), "the call in flight is still running");
+        replicas.forEach(FakeReplica::releaseAll);
+        assertTrue(router.awaitIdle(5000));
+        assertTrue(inFlight.get(5, TimeUnit.SECONDS).getResponse(0).getResponse().endsWith(":x"));
+    }
+
     /** Guava's getUnchecked without importing Guava's whole Futures API into every line. */
     static final class Futures {
         static <T> T getUnchecked(java.util.concurrent.Future<T> f) {
