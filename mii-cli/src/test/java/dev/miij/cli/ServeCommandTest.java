@@ -161,6 +161,22 @@ class ServeCommandTest {
         assertTrue(r.err().contains("deployment_name"), r.err());
     }
 
+    @Test
+    void terminateFallsBackToSignalsWhenTheFrontEndDoesNotAnswer() throws Exception {
+        Process stuck = new ProcessBuilder("sleep", "60").start();
+        pids.add(stuck.pid());
+        int closedPort;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            closedPort = s.getLocalPort();
+        }
+        new Registry(stateDir).write(new RegistryEntry("stuck", "m", "127.0.0.1", closedPort, null, stuck.pid(), -1,
+                List.of(), List.of(), "2025-01-01T00:00:00Z", true, null));
+        Run r = GenerateCommandTest.run("terminate", "stuck");
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.err().contains("SIGTERM"), r.err());
+        assertTrue(stuck.waitFor(10, TimeUnit.SECONDS));
+    }
+
     static String[] concat(String[] a, String[] b) {
         String[] out = new String[a.length + b.length];
         System.arraycopy(a, 0, out, 0, a.length);
