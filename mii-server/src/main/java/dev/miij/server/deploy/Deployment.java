@@ -101,12 +101,13 @@ public final class Deployment {
         });
         // Fail on a bad model here, in one clear message, rather than in every replica.
         Tokenizer tokenizer = Tokenizer.fromModelFolder(ModelFolder.open(Path.of(spec.modelPath())).dir());
-        List<Integer> ports = Ports.replicaPorts(spec.port(), spec.replicaNum());
+        List<Integer> chosen = Ports.choose(spec.port(), spec.replicaNum());
+        List<Integer> ports = chosen.subList(1, chosen.size());
         List<InetSocketAddress> addresses = ports.stream().map(p -> new InetSocketAddress("127.0.0.1", p)).toList();
         pool = new BackendPool(addresses);
         router = new Router(pool, timer, WAIT_FOR_REPLICA_MILLIS);
         service = new ReplicatedService(router, spec.name(), spec.model(), tokenizer);
-        balancer = BalancerServer.start(spec.host(), spec.port(), router, () -> {
+        balancer = BalancerServer.start(spec.host(), chosen.getFirst(), router, () -> {
             LOG.info("Terminate requested");
             shutdown();
         });

@@ -8,30 +8,35 @@ import java.net.ServerSocket;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Replica ports: MII's port+1 .. port+N, or any free ports when the deployment's port is 0. */
+/**
+ * A deployment's ports, load balancer first: MII's port, port+1 .. port+N, or when the port is 0 any
+ * free ports (all chosen together, so the load balancer cannot be given a replica's).
+ */
 final class Ports {
 
     private Ports() {
     }
 
-    static List<Integer> replicaPorts(int requestedPort, int replicas) {
+    static List<Integer> choose(int requestedPort, int replicas) {
         List<Integer> ports = new ArrayList<>();
         if (requestedPort == 0) {
             // Hold every socket until all are chosen so the same port is not picked twice.
             List<ServerSocket> held = new ArrayList<>();
             try {
-                for (int i = 0; i < replicas; i++) {
+                for (int i = 0; i <= replicas; i++) {
                     ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
                     held.add(s);
                     ports.add(s.getLocalPort());
                 }
             } catch (IOException e) {
-                throw MiiException.io("cannot find free ports for the replicas: " + e.getMessage(), e);
+                throw MiiException.io("cannot find free ports for the deployment: " + e.getMessage(), e);
             } finally {
                 held.forEach(Ports::closeQuietly);
             }
             return ports;
         }
+        // The load balancer's own port is checked by binding it.
+        ports.add(requestedPort);
         for (int i = 1; i <= replicas; i++) {
             int p = requestedPort + i;
             if (!free(p)) {

@@ -11,6 +11,7 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
@@ -90,9 +91,16 @@ final class ReplicaProcess {
         return process == null ? -1 : process.pid();
     }
 
-    /** From now on a replica that dies is restarted. */
-    synchronized void enableRestarts() {
-        restarts = true;
+    /** From now on a replica that dies is restarted (one that died just before is restarted now). */
+    void enableRestarts() {
+        synchronized (this) {
+            restarts = true;
+            if (failedWith == null || stopping) {
+                return;
+            }
+            failedWith = null;
+        }
+        scheduleRestart(MIN_BACKOFF_MILLIS);
     }
 
     /** The exit code of a replica that died before restarts were enabled, or null. */
@@ -148,13 +156,23 @@ final class ReplicaProcess {
         }
         LOG.warning("replica " + index + " (pid " + p.pid() + ") exited with code " + p.exitValue()
                 + "; restarting it in " + delay + " ms");
-        timer.schedule(() -> {
-            try {
-                start();
-            } catch (RuntimeException e) {
-                LOG.severe("cannot restart replica " + index + ": " + e.getMessage());
-            }
-        }, delay, TimeUnit.MILLISECONDS);
+        scheduleRestart(delay);
+    }
+
+    private void scheduleRestart(long delay) {
+        try {
+            timer.schedule(() -> {
+                try {
+                    start();
+                } catch (RuntimeException e) {
+                    LOG.severe("cannot restart replica " + index + ": " + e.getMessage() + "; trying again in "
+                            + MAX_BACKOFF_MILLIS + " ms");
+                    scheduleRestart(MAX_BACKOFF_MILLIS);
+                }
+            }, delay, TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException e) {
+            // The deployment is stopping: nothing to restart.
+        }
     }
 
     /**
