@@ -18,6 +18,11 @@ import java.util.regex.Pattern;
  * the front end and replica processes as JSON in the {@value #ENV} environment variable (not on the
  * command line, where other users could read the API key).
  *
+ * <pre>{@code
+ * DeploymentSpec spec = DeploymentSpec.of("models/kjv-demo", DeploymentOptions.defaults());   // name "kjv-demo"
+ * processBuilder.environment().put(DeploymentSpec.ENV, spec.withoutApiKey().toJson());
+ * }</pre>
+ *
  * @param name             deployment name (a file name in the registry)
  * @param model            the model as the user named it (shown by {@code mii list}, OpenAI's model name)
  * @param modelPath        the resolved local model folder

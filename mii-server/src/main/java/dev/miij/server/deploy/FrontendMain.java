@@ -6,6 +6,10 @@ import dev.miij.MiiException;
  * The detached front end process that {@code Mii.serve} starts, with the deployment in
  * {@value DeploymentSpec#ENV}. It runs until Terminate or SIGTERM. When it cannot start, the last
  * line of its log is {@code error: MESSAGE} and its exit code tells the error's kind.
+ *
+ * <pre>
+ * MII_DEPLOYMENT_SPEC='{"name":"kjv-demo",...}' java -cp ... dev.miij.server.deploy.FrontendMain
+ * </pre>
  */
 public final class FrontendMain {
 

@@ -5,6 +5,11 @@ import java.util.List;
 /**
  * One running deployment as recorded in the {@link Registry}.
  *
+ * <pre>{@code
+ * RegistryEntry e = Registry.fromEnvironment().find("kjv-demo").orElseThrow();
+ * GrpcClient.connect(e.name(), e.connectHost(), e.port(), e.pid());
+ * }</pre>
+ *
  * @param name          deployment name
  * @param model         the model as the user named it
  * @param host          interface of the load balancer (and HTTP APIs)

@@ -12,6 +12,10 @@ import java.util.logging.Logger;
  * A replica process: {@code ReplicaMain INDEX PORT}, with the deployment in {@value DeploymentSpec#ENV}.
  * Started by a deployment's front end, never by hand. It listens at once, loads the model, reports
  * SERVING, and exits on SIGTERM, on a Terminate call, or when its front end is gone.
+ *
+ * <pre>
+ * MII_DEPLOYMENT_SPEC='{"name":"kjv-demo",...}' java -cp ... dev.miij.server.deploy.ReplicaMain 0 50051
+ * </pre>
  */
 public final class ReplicaMain {
 

@@ -13,6 +13,13 @@ import java.util.concurrent.TimeUnit;
 /**
  * The load balancer's gRPC server on the deployment's port: MII's {@code ModelResponse} relayed by a
  * {@link Router}, and gRPC health (SERVING once every replica has loaded).
+ *
+ * <pre>{@code
+ * BalancerServer lb = BalancerServer.start("127.0.0.1", 50050, router, deployment::shutdown);
+ * lb.serving();        // once the replicas are up
+ * lb.stopAccepting();  // at shutdown: drain, then
+ * lb.stopNow();
+ * }</pre>
  */
 public final class BalancerServer {
 

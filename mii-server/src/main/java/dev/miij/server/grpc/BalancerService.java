@@ -11,6 +11,10 @@ import io.grpc.stub.StreamObserver;
 /**
  * MII's {@code ModelResponse} service of the load balancer: generation calls are relayed to replicas
  * by a {@link Router}; Terminate answers, then shuts the whole deployment down.
+ *
+ * <pre>{@code
+ * Server s = NettyServerBuilder.forPort(50050).addService(new BalancerService(router, deployment::shutdown)).build();
+ * }</pre>
  */
 public final class BalancerService extends ModelResponseGrpc.ModelResponseImplBase {
 

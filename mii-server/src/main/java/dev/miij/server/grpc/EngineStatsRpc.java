@@ -22,6 +22,11 @@ import java.util.function.ToLongFunction;
  * MII-J's own service next to MII's {@code ModelResponse}: {@code miij.EngineStats/Read} returns a
  * replica's engine counters, so the front end can publish metrics for every replica. It reuses the
  * proto's {@link Dictionary} (name to int64 {@link Value}) so it needs no proto of its own.
+ *
+ * <pre>{@code
+ * serverBuilder.addService(EngineStatsRpc.service(() -> pipeline.engine().stats()));
+ * long generated = EngineStatsRpc.read(channel, 1000).get("tokens_generated");
+ * }</pre>
  */
 public final class EngineStatsRpc {
 

@@ -10,6 +10,11 @@ import java.util.concurrent.ExecutionException;
 /**
  * The one place where MII-J's error kinds meet gRPC status codes, in both directions: servers turn
  * a {@link MiiException} into a status, clients turn a status back into a {@link MiiException}.
+ *
+ * <pre>{@code
+ * observer.onError(GrpcStatus.toStatus(error));      // server: INVALID_ARGUMENT, NOT_FOUND, ...
+ * throw GrpcStatus.toMii(statusRuntimeException);    // client: the same kind and message
+ * }</pre>
  */
 public final class GrpcStatus {
 

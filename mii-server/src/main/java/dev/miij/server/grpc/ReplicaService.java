@@ -21,6 +21,11 @@ import java.util.concurrent.CompletableFuture;
  * MII's {@code ModelResponse} service over one engine: what a replica process serves. Every failure
  * becomes a status for that call alone (bad kwargs: INVALID_ARGUMENT naming the field), so no request
  * can take the replica down; a client that goes away cancels its requests in the engine.
+ *
+ * <pre>{@code
+ * ReplicaService s = new ReplicaService(null, () -> System.exit(0));
+ * s.serve(new PipelineService(pipeline, "my-deployment", "my-model"));   // after the model has loaded
+ * }</pre>
  */
 public final class ReplicaService extends ModelResponseGrpc.ModelResponseImplBase {
 

@@ -20,6 +20,11 @@ import java.util.concurrent.CompletableFuture;
  * REST gateway and the OpenAI API through the same load balancing as gRPC clients. Tokenizer
  * questions are answered locally from the model folder's tokenizer. Responses carry no token ids
  * (MII's wire format has none).
+ *
+ * <pre>{@code
+ * GenerationService s = new ReplicatedService(router, "my-deployment", "my-model", tokenizer);
+ * List<Response> out = s.generate(List.of("Hello"), GenerationOptions.defaults()).join();
+ * }</pre>
  */
 public final class ReplicatedService implements GenerationService {
 

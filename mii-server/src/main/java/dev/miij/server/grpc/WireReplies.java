@@ -9,6 +9,11 @@ import java.util.Locale;
 /**
  * {@link Response}s to and from MII's reply messages. MII's wire format carries no token ids, so
  * responses read from the wire have an empty {@link Response#tokenIds()}.
+ *
+ * <pre>{@code
+ * MultiGenerationReply reply = WireReplies.of(responses, seconds);
+ * Response r = WireReplies.toResponse(reply.getResponse(0));
+ * }</pre>
  */
 public final class WireReplies {
 
