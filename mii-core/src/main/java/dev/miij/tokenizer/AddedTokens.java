@@ -82,10 +82,6 @@ final class AddedTokens {
         return byId.values();
     }
 
-    boolean isEmpty() {
-        return byId.isEmpty();
-    }
-
     /**
      * Splits {@code text} into added tokens and normalized ordinary text, in order. Ordinary pieces
      * are normalized as a whole, each on its own, between the raw and the normalized matching.
@@ -166,9 +162,12 @@ final class AddedTokens {
         }
 
         private final Node root = new Node();
+        /** First characters of all patterns, to skip most positions without a map lookup. */
+        private final java.util.BitSet firstChars = new java.util.BitSet();
         private boolean empty = true;
 
         void add(String content, AddedToken token) {
+            firstChars.set(content.charAt(0));
             Node node = root;
             for (int i = 0; i < content.length(); i++) {
                 node = node.children.computeIfAbsent(content.charAt(i), c -> new Node());
@@ -186,6 +185,9 @@ final class AddedTokens {
         /** The longest match at the leftmost position at or after {@code from}, or null. */
         Match findLeftmostLongest(String s, int from) {
             for (int i = from; i < s.length(); i++) {
+                if (!firstChars.get(s.charAt(i))) {
+                    continue;
+                }
                 Node node = root.children.get(s.charAt(i));
                 if (node == null) {
                     continue;
