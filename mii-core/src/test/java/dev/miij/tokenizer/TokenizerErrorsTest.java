@@ -42,9 +42,9 @@ class TokenizerErrorsTest {
     @Test
     void unsupportedComponentInsideASequence() throws IOException {
         MiiException e = load("{\"normalizer\": {\"type\": \"Sequence\", \"normalizers\": [{\"type\": \"NFC\"},"
-                + " {\"type\": \"Precompiled\", \"precompiled_charsmap\": \"\"}]}, \"model\": " + MODEL + "}");
+                + " {\"type\": \"Cyrillic\"}]}, \"model\": " + MODEL + "}");
         assertEquals(MiiException.Kind.UNSUPPORTED, e.kind());
-        assertMentions(e, "normalizer type 'Precompiled'", "BertNormalizer");
+        assertMentions(e, "normalizer type 'Cyrillic'", "BertNormalizer");
     }
 
     @Test
