@@ -2,10 +2,13 @@ package dev.miij.tokenizer;
 
 import dev.miij.tokenizer.Normalizers.Normalizer;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Tokens added on top of the model vocabulary (special tokens such as "<|im_start|>", and any
@@ -24,7 +27,7 @@ final class AddedTokens {
     private final Map<Integer, AddedToken> byId = new LinkedHashMap<>();
     /** How each added token is spelled when decoding: normalized tokens in their normalized form. */
     private final Map<Integer, String> decodeForms = new HashMap<>();
-    private final java.util.Set<String> specialContents = new java.util.HashSet<>();
+    private final Set<String> specialContents = new HashSet<>();
     private final Trie raw = new Trie();
     private final Trie normalizedTrie = new Trie();
 
@@ -163,7 +166,7 @@ final class AddedTokens {
 
         private final Node root = new Node();
         /** First characters of all patterns, to skip most positions without a map lookup. */
-        private final java.util.BitSet firstChars = new java.util.BitSet();
+        private final BitSet firstChars = new BitSet();
         private boolean empty = true;
 
         void add(String content, AddedToken token) {
