@@ -54,6 +54,16 @@ class OnigRegexTest {
         assertEquals(List.of("tab", "\t", "\tend", "\r\n"), split(LLAMA3, "tab\t\tend\r\n"));
     }
 
+    @Test
+    void wordClassesAndBoundariesFollowOniguruma() {
+        // Outside a bracket class \w includes Latin-1 superscripts and fractions; inside one it does not.
+        assertEquals(List.of("c²E", "'²½…", "x"), split("\\s+|\\w+|[^\\w\\s]+", "c²E'²½…x"));
+        // Word boundaries are Unicode-aware.
+        assertEquals(List.of("文World ", "world", " ", "HELLO"), split("(?i)hello|\\bworld\\b", "文World world HELLO"));
+        // POSIX punct covers symbols too.
+        assertEquals(List.of("1", ">", "é", "™(", "x"), split("[[:alpha:]]+|[[:punct:]]+", "1>é™(x"));
+    }
+
     private static List<String> split(String onig, String text) {
         Splitter.Segments seg = Splitter.findRegex(OnigRegex.compile(onig, "test"), text);
         List<String> out = new ArrayList<>();
