@@ -25,7 +25,7 @@ import org.junit.jupiter.api.TestFactory;
  */
 class SyntheticTokenizerTest {
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = TokenizerJson.mapper();
 
     @TestFactory
     Stream<DynamicContainer> variants() {
