@@ -41,7 +41,8 @@ public final class Pipeline implements AutoCloseable {
     private Pipeline(ModelFolder folder, PipelineOptions options) {
         this.folder = folder;
         TransformerSpec spec = Architectures.fromConfig(folder.config());
-        this.tokenizer = Tokenizer.fromModelFolder(folder.dir());
+        // A tokenizer.json may carry truncation or padding meant for training; generation needs neither.
+        this.tokenizer = Tokenizer.fromModelFolder(folder.dir()).withoutTruncationAndPadding();
         this.weights = folder.openWeights();
         try {
             this.model = new DecoderModel(spec, weights, new CpuBackend());
