@@ -1,7 +1,6 @@
 package dev.miij.server.http;
 
 import com.hubspot.jinjava.Jinjava;
-import com.hubspot.jinjava.JinjavaConfig;
 import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
 import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
@@ -31,13 +30,9 @@ final class ChatTemplate {
     private final Jinjava jinjava;
 
     private ChatTemplate(String source, TokenizerConfig config) {
-        this.source = source;
+        this.source = JinjaDialect.rewrite(source);
         this.config = config;
-        this.jinjava = new Jinjava(JinjavaConfig.newBuilder()
-                .withTrimBlocks(true)
-                .withLstripBlocks(true)
-                .withMaxOutputSize(64L << 20)
-                .build());
+        this.jinjava = JinjaDialect.newJinjava();
         jinjava.getGlobalContext().registerFunction(new ELFunctionDefinition("", "raise_exception",
                 ChatTemplate.class, "raiseException", String.class));
         jinjava.getGlobalContext().registerFunction(new ELFunctionDefinition("", "strftime_now",
