@@ -58,39 +58,54 @@ final class HttpCall {
     }
 
     /**
-     * The request body, at most {@code maxBodyBytes}: a declared length over the limit is refused before
-     * reading anything, an undeclared (chunked) one as soon as it passes the limit.
+     * The request body, at most {@code maxBodyBytes}; a larger one is a 413, whether its length was
+     * declared or found while reading a chunked body.
      */
     byte[] body() throws IOException {
         String declared = header("Content-Length");
+        long length = -1;
         if (declared != null) {
-            long length;
             try {
                 length = Long.parseLong(declared.trim());
             } catch (NumberFormatException e) {
                 throw HttpError.badRequest(null, "invalid Content-Length header");
             }
-            if (length > maxBodyBytes) {
-                throw tooLarge();
-            }
         }
-        ByteArrayOutputStream buffer = new ByteArrayOutputStream();
-        byte[] chunk = new byte[16384];
         try (InputStream in = exchange.getRequestBody()) {
+            if (length > maxBodyBytes) {
+                throw tooLarge(in);
+            }
+            ByteArrayOutputStream buffer = new ByteArrayOutputStream();
+            byte[] chunk = new byte[16384];
             int n;
             while ((n = in.read(chunk)) > 0) {
                 if (buffer.size() + n > maxBodyBytes) {
-                    throw tooLarge();
+                    throw tooLarge(in);
                 }
                 buffer.write(chunk, 0, n);
             }
+            return buffer.toByteArray();
         }
-        return buffer.toByteArray();
     }
 
-    private HttpError tooLarge() {
-        // The rest of the body stays unread: closing the connection is cheaper than draining it.
-        exchange.getResponseHeaders().set("Connection", "close");
+    /** Bytes of an oversized body read and dropped, at most, so that the client gets to read the 413. */
+    private static final long DRAIN_LIMIT = 64L << 20;
+
+    /**
+     * Reads the rest of an oversized body before answering: closing a connection with unread data makes
+     * the kernel reset it, and the client then sees a broken connection instead of the 413. Bodies past
+     * {@link #DRAIN_LIMIT} are cut off with the connection.
+     */
+    private HttpError tooLarge(InputStream in) throws IOException {
+        byte[] sink = new byte[65536];
+        long drained = 0;
+        int n;
+        while (drained < DRAIN_LIMIT && (n = in.read(sink)) > 0) {
+            drained += n;
+        }
+        if (drained >= DRAIN_LIMIT) {
+            exchange.getResponseHeaders().set("Connection", "close");
+        }
         return new HttpError(413, null, "request_too_large",
                 "the request body is larger than the limit of " + maxBodyBytes + " bytes");
     }
