@@ -129,7 +129,7 @@ final class OpenAiChat {
         for (int i = 0; i < v.size(); i++) {
             String at = "messages[" + i + "]";
             if (!(v.get(i) instanceof ObjectNode m)) {
-                throw Fields.wrongType(at, "an object", v.get(i));
+                throw HttpError.badRequest("messages", at + " must be an object, got " + Json.kind(v.get(i)));
             }
             Map<String, Object> message = new LinkedHashMap<>();
             for (var e : m.properties()) {
@@ -149,7 +149,7 @@ final class OpenAiChat {
             JsonNode name = m.get("name");
             if (name != null && !name.isNull()) {
                 if (!name.isTextual()) {
-                    throw Fields.wrongType(at + ".name", "a string", name);
+                    throw HttpError.badRequest("messages", at + ".name must be a string, got " + Json.kind(name));
                 }
                 message.put("name", name.asText());
             }
