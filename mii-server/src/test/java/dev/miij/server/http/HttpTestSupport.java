@@ -9,6 +9,8 @@ import com.openai.client.OpenAIClient;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
 import dev.miij.Mii;
 import dev.miij.Pipeline;
+import dev.miij.PipelineOptions;
+import dev.miij.engine.EngineConfig;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
@@ -64,8 +66,13 @@ final class HttpTestSupport {
         return p.toAbsolutePath().normalize();
     }
 
+    /**
+     * A pipeline with a small KV cache (256 blocks of 64 tokens): plenty for these tests, and far
+     * cheaper to allocate than the automatic size on a machine shared with other builds.
+     */
     static Pipeline pipeline(Path dir) {
-        return Mii.pipeline(dir.toString());
+        return Mii.pipeline(dir.toString(), PipelineOptions.defaults().withEngine(
+                EngineConfig.defaults().withNumKvBlocks(256)));
     }
 
     static List<Case> cases(String fixture) throws IOException {
