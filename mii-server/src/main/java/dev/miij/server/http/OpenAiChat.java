@@ -12,7 +12,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
-import java.util.concurrent.CompletableFuture;
 
 /**
  * {@code POST /v1/chat/completions}: the conversation is rendered with the model's chat template and
@@ -57,16 +56,13 @@ final class OpenAiChat {
             pump.run(new Chunks(id, created, service.modelName(), n, params.includeUsage()));
             return;
         }
-        List<CompletableFuture<List<Response>>> futures = new ArrayList<>();
-        for (int j = 0; j < n; j++) {
-            futures.add(service.generate(List.of(prompt), params.forChoice(j)));
-        }
+        List<List<Response>> responses = params.generate(service, List.of(prompt));
         ObjectNode body = OpenAiJson.header(id, created, service.modelName(), "chat.completion");
         ArrayNode choices = body.putArray("choices");
         int promptTokens = 0;
         int completionTokens = 0;
         for (int j = 0; j < n; j++) {
-            Response r = futures.get(j).join().getFirst();
+            Response r = responses.get(j).getFirst();
             metrics.tokens(r);
             promptTokens = r.promptLength();
             completionTokens += r.generatedLength();

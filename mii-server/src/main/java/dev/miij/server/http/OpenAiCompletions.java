@@ -10,7 +10,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.UUID;
-import java.util.concurrent.CompletableFuture;
 
 /**
  * {@code POST /v1/completions}: OpenAI's legacy completions. Each prompt gets {@code n} choices, choice
@@ -62,16 +61,12 @@ final class OpenAiCompletions {
             pump.run(new Chunks(c));
             return;
         }
-        List<CompletableFuture<List<Response>>> choices = new ArrayList<>();
-        for (int j = 0; j < n; j++) {
-            choices.add(service.generate(prompts, params.forChoice(j)));
-        }
+        List<List<Response>> choices = params.generate(service, prompts);
         Response[] byIndex = new Response[prompts.size() * n];
         for (int j = 0; j < n; j++) {
-            List<Response> responses = choices.get(j).join();
             for (int p = 0; p < prompts.size(); p++) {
-                byIndex[p * n + j] = responses.get(p);
-                metrics.tokens(responses.get(p));
+                byIndex[p * n + j] = choices.get(j).get(p);
+                metrics.tokens(byIndex[p * n + j]);
             }
         }
         metrics.e2eLatency(System.nanoTime() - call.startNanos);

@@ -3,8 +3,11 @@ package dev.miij.server.http;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.miij.GenerationOptions;
+import dev.miij.Response;
 import dev.miij.server.GenerationService;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * The sampling parameters that OpenAI's completions and chat completions share, read with OpenAI's
@@ -92,6 +95,38 @@ record OpenAiParams(GenerationOptions options, int n, Long seed, boolean stream,
         return seed == null || i == 0 ? options : options.toBuilder().seed(seed + i).build();
     }
 
+    /**
+     * Generates {@code n} choices for each prompt; returns them by choice, then by prompt. Without a seed
+     * every choice has the same options, so one call carries them all and the engine batches them; with
+     * one, each choice is its own call, each started on its own thread so that they still run together
+     * even where the service's generate blocks until done.
+     */
+    List<List<Response>> generate(GenerationService service, List<String> prompts) {
+        if (seed == null) {
+            List<String> repeated = new ArrayList<>(prompts.size() * n);
+            for (int j = 0; j < n; j++) {
+                repeated.addAll(prompts);
+            }
+            List<Response> all = service.generate(repeated, options).join();
+            List<List<Response>> byChoice = new ArrayList<>(n);
+            for (int j = 0; j < n; j++) {
+                byChoice.add(all.subList(j * prompts.size(), (j + 1) * prompts.size()));
+            }
+            return byChoice;
+        }
+        List<CompletableFuture<List<Response>>> futures = new ArrayList<>(n);
+        for (int j = 0; j < n; j++) {
+            GenerationOptions choice = forChoice(j);
+            futures.add(CompletableFuture.supplyAsync(() -> service.generate(prompts, choice).join(),
+                    task -> Thread.ofVirtual().name("mii-http-choice").start(task)));
+        }
+        List<List<Response>> byChoice = new ArrayList<>(n);
+        for (CompletableFuture<List<Response>> f : futures) {
+            byChoice.add(f.join());
+        }
+        return byChoice;
+    }
+
     /** Any served name is accepted: the model's own and the deployment's. Absent means this model. */
     private static void checkModel(String model, GenerationService service) {
         if (model != null && !model.equals(service.modelName()) && !model.equals(service.deploymentName())) {
@@ -107,9 +142,8 @@ record OpenAiParams(GenerationOptions options, int n, Long seed, boolean stream,
         if (!(v instanceof ObjectNode object)) {
             throw Fields.wrongType("stream_options", "an object", v);
         }
-        Fields f = new Fields(object);
-        JsonNode include = f.raw("include_usage");
-        if (include != null && !include.isBoolean()) {
+        JsonNode include = object.get("include_usage");
+        if (include != null && !include.isNull() && !include.isBoolean()) {
             throw Fields.wrongType("stream_options.include_usage", "true or false", include);
         }
         for (var e : object.properties()) {
@@ -117,6 +151,6 @@ record OpenAiParams(GenerationOptions options, int n, Long seed, boolean stream,
                 throw HttpError.badRequest("stream_options", "unknown field 'stream_options." + e.getKey() + "'");
             }
         }
-        return include != null && include.asBoolean();
+        return include != null && include.asBoolean(false);
     }
 }

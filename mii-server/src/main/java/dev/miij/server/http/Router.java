@@ -116,12 +116,9 @@ final class Router implements HttpHandler {
 
     private void fail(HttpCall call, Throwable t) {
         HttpError error = HttpError.of(t);
+        // Overload (503) is expected under load; other server errors are bugs or broken replicas.
         if (error.status() >= 500 && error.status() != 503) {
             LOG.log(Level.SEVERE, "request " + call.method() + " " + call.path() + " failed", t);
-        }
-        if (t instanceof VirtualMachineError vme) {
-            // Answer if we still can, but never hide the JVM's own distress.
-            LOG.log(Level.SEVERE, "JVM error while serving a request", vme);
         }
         if (call.responded()) {
             return;
