@@ -61,10 +61,12 @@ public final class HttpFrontend implements AutoCloseable {
     /**
      * Starts serving {@code service} on {@code host:port}.
      *
+     * @param service      the deployment's generation service (in-process pipeline or replicas)
      * @param host         the address to listen on; null means 127.0.0.1, so nothing is exposed by accident
      * @param port         the port, 0 for an ephemeral one (see {@link #port()})
      * @param apiKeyOrNull the key clients must send, or null/empty for none
      * @param metrics      where to count requests, or null for a fresh registry
+     * @return the running front end; close it to stop
      * @throws MiiException IO when the address cannot be bound
      */
     public static HttpFrontend start(GenerationService service, String host, int port, String apiKeyOrNull,
@@ -100,6 +102,7 @@ public final class HttpFrontend implements AutoCloseable {
         return server.getAddress();
     }
 
+    /** The registry this front end counts into. */
     public Metrics metrics() {
         return metrics;
     }
