@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 
 /**
@@ -41,7 +42,8 @@ public final class Pipeline implements AutoCloseable {
     private Pipeline(ModelFolder folder, PipelineOptions options) {
         this.folder = folder;
         TransformerSpec spec = Architectures.fromConfig(folder.config());
-        this.tokenizer = Tokenizer.fromModelFolder(folder.dir());
+        // A tokenizer.json may carry truncation or padding meant for training; generation needs neither.
+        this.tokenizer = Tokenizer.fromModelFolder(folder.dir()).withoutTruncationAndPadding();
         this.weights = folder.openWeights();
         try {
             this.model = new DecoderModel(spec, weights, new CpuBackend());
@@ -85,6 +87,21 @@ public final class Pipeline implements AutoCloseable {
 
     /** Generates for each prompt; all prompts run through the engine together. */
     public List<Response> generate(List<String> prompts, GenerationOptions options) {
+        try {
+            return submit(prompts, options).join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Queues the prompts and returns at once; the future completes when every prompt has finished.
+     * Bad input (an empty or over-long prompt, invalid options) throws here and queues nothing.
+     */
+    public CompletableFuture<List<Response>> submit(List<String> prompts, GenerationOptions options) {
         if (prompts.isEmpty()) {
             throw MiiException.invalid("no prompts given");
         }
@@ -101,11 +118,8 @@ public final class Pipeline implements AutoCloseable {
             handles.forEach(h -> h.cancel().run());
             throw e;
         }
-        List<Response> out = new ArrayList<>();
-        for (Engine.Handle h : handles) {
-            out.add(await(h));
-        }
-        return out;
+        CompletableFuture<?>[] all = handles.stream().map(Engine.Handle::result).toArray(CompletableFuture[]::new);
+        return CompletableFuture.allOf(all).thenApply(v -> handles.stream().map(h -> h.result().join()).toList());
     }
 
     public Response generate(String prompt, GenerationOptions options) {
@@ -126,17 +140,6 @@ public final class Pipeline implements AutoCloseable {
             throw MiiException.invalid("prompt must not be null");
         }
         return tokenizer.encode(prompt, true);
-    }
-
-    private static Response await(Engine.Handle h) {
-        try {
-            return h.result().join();
-        } catch (CompletionException e) {
-            if (e.getCause() instanceof RuntimeException re) {
-                throw re;
-            }
-            throw e;
-        }
     }
 
     public Tokenizer tokenizer() {

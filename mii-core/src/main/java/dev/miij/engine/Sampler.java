@@ -33,48 +33,59 @@ final class Sampler {
             return argmax(row);
         }
         double temperature = options.temperature() == null ? 1.0 : options.temperature();
-        // Sort candidate ids by logit, descending; ties keep the lower id first.
-        Integer[] order = new Integer[vocab];
+        float max = row[argmax(row)];
+        // Probabilities relative to the best token; the normaliser runs over the whole vocabulary.
+        double total = 0;
         for (int i = 0; i < vocab; i++) {
-            order[i] = i;
+            total += Math.exp((row[i] - max) / temperature);
         }
-        Arrays.sort(order, (a, b) -> Float.compare(row[b], row[a]));
-        int keep = vocab;
+        // Only tokens within e^-40 of the best can ever be drawn or matter to the top-p cut (together
+        // the rest weigh under vocab * 4e-18): sort just those, best first, lower id first on ties.
+        long[] keys = new long[vocab];
+        int n = 0;
+        double floor = max - 40 * temperature;
+        for (int i = 0; i < vocab; i++) {
+            if (row[i] >= floor) {
+                // Descending logit = ascending key: float bits made to compare as signed ints, then inverted.
+                int bits = Float.floatToIntBits(row[i]);
+                int ordered = bits < 0 ? bits ^ 0x7FFFFFFF : bits;
+                keys[n++] = ((long) ~ordered << 32) | (i & 0xFFFFFFFFL);
+            }
+        }
+        Arrays.sort(keys, 0, n);
+        int keep = n;
         if (options.topK() != null && options.topK() > 0) {
             keep = Math.min(keep, options.topK());
         }
-        double max = row[order[0]] / temperature;
         double[] p = new double[keep];
-        double sum = 0;
+        double kept = 0;
         for (int i = 0; i < keep; i++) {
-            p[i] = Math.exp(row[order[i]] / temperature - max);
-            sum += p[i];
+            p[i] = Math.exp((row[(int) keys[i]] - max) / temperature) / total;
+            kept += p[i];
         }
         if (options.topP() < 1.0) {
-            // Keep the smallest prefix whose mass reaches top_p (always at least one token).
+            // top-k (if any) then top-p, both over probabilities renormalised as transformers does.
             double cumulative = 0;
-            int cut = keep;
             for (int i = 0; i < keep; i++) {
-                cumulative += p[i] / sum;
+                cumulative += p[i] / kept;
                 if (cumulative >= options.topP()) {
-                    cut = i + 1;
+                    keep = i + 1;
                     break;
                 }
             }
-            keep = cut;
-            sum = 0;
-            for (int i = 0; i < keep; i++) {
-                sum += p[i];
-            }
+        }
+        double sum = 0;
+        for (int i = 0; i < keep; i++) {
+            sum += p[i];
         }
         double u = random.nextDouble() * sum;
         for (int i = 0; i < keep; i++) {
             u -= p[i];
             if (u < 0) {
-                return order[i];
+                return (int) keys[i];
             }
         }
-        return order[keep - 1];
+        return (int) keys[keep - 1];
     }
 
     /** Index of the largest logit; the first one on ties, as torch.argmax. */

@@ -2,10 +2,13 @@ package dev.miij.tokenizer;
 
 import dev.miij.tokenizer.Normalizers.Normalizer;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Tokens added on top of the model vocabulary (special tokens such as "<|im_start|>", and any
@@ -24,7 +27,7 @@ final class AddedTokens {
     private final Map<Integer, AddedToken> byId = new LinkedHashMap<>();
     /** How each added token is spelled when decoding: normalized tokens in their normalized form. */
     private final Map<Integer, String> decodeForms = new HashMap<>();
-    private final java.util.Set<String> specialContents = new java.util.HashSet<>();
+    private final Set<String> specialContents = new HashSet<>();
     private final Trie raw = new Trie();
     private final Trie normalizedTrie = new Trie();
 
@@ -80,10 +83,6 @@ final class AddedTokens {
 
     Iterable<AddedToken> all() {
         return byId.values();
-    }
-
-    boolean isEmpty() {
-        return byId.isEmpty();
     }
 
     /**
@@ -166,9 +165,12 @@ final class AddedTokens {
         }
 
         private final Node root = new Node();
+        /** First characters of all patterns, to skip most positions without a map lookup. */
+        private final BitSet firstChars = new BitSet();
         private boolean empty = true;
 
         void add(String content, AddedToken token) {
+            firstChars.set(content.charAt(0));
             Node node = root;
             for (int i = 0; i < content.length(); i++) {
                 node = node.children.computeIfAbsent(content.charAt(i), c -> new Node());
@@ -186,6 +188,9 @@ final class AddedTokens {
         /** The longest match at the leftmost position at or after {@code from}, or null. */
         Match findLeftmostLongest(String s, int from) {
             for (int i = from; i < s.length(); i++) {
+                if (!firstChars.get(s.charAt(i))) {
+                    continue;
+                }
                 Node node = root.children.get(s.charAt(i));
                 if (node == null) {
                     continue;

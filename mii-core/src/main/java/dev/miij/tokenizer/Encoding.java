@@ -1,5 +1,6 @@
 package dev.miij.tokenizer;
 
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -30,5 +31,21 @@ public record Encoding(int[] ids, List<String> tokens, int[] attentionMask) {
 
     public int size() {
         return ids.length;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof Encoding e && Arrays.equals(ids, e.ids) && tokens.equals(e.tokens)
+                && Arrays.equals(attentionMask, e.attentionMask);
+    }
+
+    @Override
+    public int hashCode() {
+        return 31 * Arrays.hashCode(ids) + tokens.hashCode();
+    }
+
+    @Override
+    public String toString() {
+        return "Encoding" + tokens + Arrays.toString(ids);
     }
 }

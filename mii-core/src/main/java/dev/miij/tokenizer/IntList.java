@@ -23,12 +23,6 @@ final class IntList {
         data[size++] = v;
     }
 
-    void addAll(int[] values) {
-        for (int v : values) {
-            add(v);
-        }
-    }
-
     int get(int i) {
         return data[i];
     }
@@ -43,9 +37,5 @@ final class IntList {
 
     int[] toArray() {
         return Arrays.copyOf(data, size);
-    }
-
-    int[] toArray(int from, int to) {
-        return Arrays.copyOfRange(data, from, to);
     }
 }

@@ -20,7 +20,7 @@ final class Normalizers {
     }
 
     static final String SUPPORTED = "Sequence, NFC, NFD, NFKC, NFKD, Lowercase, Strip, StripAccents, Replace, "
-            + "Prepend, BertNormalizer, Nmt, ByteLevel";
+            + "Prepend, BertNormalizer, Nmt, ByteLevel, Precompiled";
 
     private static final String COMPONENT = "normalizer";
 
@@ -66,6 +66,17 @@ final class Normalizers {
                     ctx.optBool(node, "lowercase", true));
             case "Nmt" -> Normalizers::nmt;
             case "ByteLevel" -> ByteLevel::encode;
+            case "Precompiled" -> {
+                String charsmap = ctx.optString(node, "precompiled_charsmap", "");
+                if (charsmap.isEmpty()) {
+                    yield s -> s;
+                }
+                try {
+                    yield Precompiled.fromBase64(charsmap);
+                } catch (IllegalArgumentException e) {
+                    throw ctx.corrupt("Precompiled normalizer", e.getMessage());
+                }
+            }
             default -> throw ctx.unsupported(COMPONENT, type, SUPPORTED);
         };
     }

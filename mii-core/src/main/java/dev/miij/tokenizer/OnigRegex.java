@@ -19,7 +19,18 @@ final class OnigRegex {
 
     private static final String SPACE = "\\p{IsWhite_Space}";
     private static final String NOT_SPACE = "\\P{IsWhite_Space}";
-    private static final String WORD_ITEMS = "\\p{L}\\p{M}\\p{N}\\p{Pc}";
+    /**
+     * Oniguruma's {@code \w}: Alphabetic, marks, decimal digits, connector punctuation, plus the
+     * Latin-1 superscripts and fractions, which its single-byte table counts as word characters.
+     */
+    private static final String WORD_ITEMS = "\\p{IsAlphabetic}\\p{M}\\p{Nd}\\p{Pc}\\u00B2\\u00B3\\u00B9\\u00BC-\\u00BE";
+    /** {@code \w} inside a bracket class, and POSIX {@code [:word:]}: no Latin-1 extras. */
+    private static final String POSIX_WORD_ITEMS = "\\p{IsAlphabetic}\\p{M}\\p{Nd}\\p{Pc}";
+    private static final String WORD = "[" + WORD_ITEMS + "]";
+    private static final String WORD_BOUNDARY =
+            "(?:(?<=" + WORD + ")(?!" + WORD + ")|(?<!" + WORD + ")(?=" + WORD + "))";
+    private static final String NOT_WORD_BOUNDARY =
+            "(?:(?<=" + WORD + ")(?=" + WORD + ")|(?<!" + WORD + ")(?!" + WORD + "))";
     private static final String HEX_ITEMS = "0-9a-fA-F";
 
     private static final Map<String, String> PROPERTY_ALIASES = Map.ofEntries(
@@ -27,7 +38,7 @@ final class OnigRegex {
             Map.entry("digit", "Nd"), Map.entry("space", "IsWhite_Space"), Map.entry("white_space", "IsWhite_Space"),
             Map.entry("upper", "IsUppercase"), Map.entry("uppercase", "IsUppercase"),
             Map.entry("lower", "IsLowercase"), Map.entry("lowercase", "IsLowercase"),
-            Map.entry("punct", "P"), Map.entry("cntrl", "Cc"), Map.entry("any", "IsAssigned"),
+            Map.entry("punct", "P"), Map.entry("cntrl", "Cc"),
             Map.entry("letter", "L"), Map.entry("mark", "M"), Map.entry("number", "N"),
             Map.entry("punctuation", "P"), Map.entry("symbol", "S"), Map.entry("separator", "Z"),
             Map.entry("other", "C"));
@@ -120,8 +131,12 @@ final class OnigRegex {
             case 'S' -> out.append(NOT_SPACE);
             case 'd' -> out.append("\\p{Nd}");
             case 'D' -> out.append("\\P{Nd}");
-            case 'w' -> out.append(inClass ? WORD_ITEMS : "[" + WORD_ITEMS + "]");
+            // Inside a class Oniguruma builds \w from the Unicode tables alone, without the Latin-1 extras.
+            case 'w' -> out.append(inClass ? POSIX_WORD_ITEMS : WORD);
             case 'W' -> out.append("[^" + WORD_ITEMS + "]");
+            // Java's word boundary only knows ASCII words; spell out Oniguruma's.
+            case 'b' -> out.append(inClass ? "\\x{8}" : WORD_BOUNDARY);
+            case 'B' -> out.append(inClass ? "\\B" : NOT_WORD_BOUNDARY);
             case 'h' -> out.append(inClass ? HEX_ITEMS : "[" + HEX_ITEMS + "]");
             case 'H' -> out.append("[^" + HEX_ITEMS + "]");
             case 'K' -> throw new IllegalArgumentException("regex /" + p + "/ of " + where
@@ -153,7 +168,13 @@ final class OnigRegex {
             out.append(negated ? "[^\\p{IsAlphabetic}\\p{Nd}]" : "[\\p{IsAlphabetic}\\p{Nd}]");
             return;
         } else if (key.equals("word")) {
-            out.append(negated ? "[^" + WORD_ITEMS + "]" : "[" + WORD_ITEMS + "]");
+            out.append(negated ? "[^" + WORD_ITEMS + "]" : WORD);
+            return;
+        } else if (key.equals("any")) {
+            out.append(negated ? "[^\\x{0}-\\x{10FFFF}]" : "[\\x{0}-\\x{10FFFF}]");
+            return;
+        } else if (key.equals("xdigit")) {
+            out.append(negated ? "[^" + HEX_ITEMS + "]" : "[" + HEX_ITEMS + "]");
             return;
         } else if (PROPERTY_ALIASES.containsKey(key)) {
             javaName = PROPERTY_ALIASES.get(key);
@@ -180,10 +201,10 @@ final class OnigRegex {
             case "space" -> SPACE;
             case "upper" -> "\\p{IsUppercase}";
             case "lower" -> "\\p{IsLowercase}";
-            case "punct" -> "\\p{P}";
+            case "punct" -> "\\p{P}\\p{S}";
             case "cntrl" -> "\\p{Cc}";
             case "xdigit" -> HEX_ITEMS;
-            case "word" -> WORD_ITEMS;
+            case "word" -> POSIX_WORD_ITEMS;
             case "blank" -> "\\p{Zs}\\t";
             default -> throw new IllegalArgumentException("unsupported POSIX class [:" + name + ":] in " + where);
         };

@@ -1,14 +1,14 @@
 package dev.miij.tokenizer;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.miij.MiiException;
 import dev.miij.tokenizer.AddedTokens.AddedToken;
 import dev.miij.tokenizer.Normalizers.Normalizer;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -20,21 +20,16 @@ final class TokenizerJson {
 
     static final String SUPPORTED_MODELS = "BPE, WordPiece, WordLevel, Unigram";
 
-    // Vocabularies of large models make for long documents; lift Jackson's default size limits.
-    private static final ObjectMapper MAPPER = JsonMapper.builder()
-            .build();
-
-    static {
-        MAPPER.getFactory().setStreamReadConstraints(StreamReadConstraints.builder()
-                .maxStringLength(Integer.MAX_VALUE).maxNumberLength(10_000).build());
-    }
+    // Floats keep their decimal digits so that Unigram scores can be read as the reference reads them.
+    private static final ObjectMapper MAPPER = new ObjectMapper()
+            .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS);
 
     private TokenizerJson() {}
 
     static Tokenizer load(Path file, TokenizerConfig config) {
         JsonNode root;
-        try {
-            root = MAPPER.readTree(Files.newInputStream(file));
+        try (InputStream in = Files.newInputStream(file)) {
+            root = MAPPER.readTree(in);
         } catch (NoSuchFileException e) {
             throw MiiException.notFound("tokenizer file " + file + " does not exist");
         } catch (JsonProcessingException e) {
@@ -46,6 +41,11 @@ final class TokenizerJson {
             throw MiiException.corrupt("tokenizer file " + file + " is not a JSON object");
         }
         return fromJson(root, file, config);
+    }
+
+    /** The JSON reader tokenizer.json files must be parsed with. */
+    static ObjectMapper mapper() {
+        return MAPPER;
     }
 
     static Tokenizer fromJson(JsonNode root, Path file, TokenizerConfig config) {

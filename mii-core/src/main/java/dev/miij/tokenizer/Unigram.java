@@ -65,7 +65,7 @@ final class Unigram implements Model {
                         + JsonCtx.describe(entry));
             }
             pieces[i] = entry.get(0).asText();
-            scores[i] = entry.get(1).asDouble();
+            scores[i] = SerdeFloat.value(entry.get(1));
             i++;
         }
         int unkId = node.hasNonNull("unk_id") ? node.get("unk_id").asInt() : -1;

@@ -21,11 +21,11 @@ import org.junit.jupiter.api.TestFactory;
  * Components the real tokenizers do not use (Metaspace schemes, Split behaviours, Unigram,
  * WordLevel, CTC and BPE decoders, added-token options, truncation and padding...), checked on
  * small tokenizers against Hugging Face {@code tokenizers}. The data comes from
- * resources/tokenizer/synthetic/make_synthetic.py.
+ * tools/reference/make_synthetic_tokenizers.py.
  */
 class SyntheticTokenizerTest {
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = TokenizerJson.mapper();
 
     @TestFactory
     Stream<DynamicContainer> variants() {

@@ -40,7 +40,7 @@ public final class PipelineService implements GenerationService {
     @Override
     public CompletableFuture<List<Response>> generate(List<String> prompts, GenerationOptions options) {
         try {
-            return CompletableFuture.completedFuture(pipeline.generate(prompts, options));
+            return pipeline.submit(prompts, options);
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(e);
         }

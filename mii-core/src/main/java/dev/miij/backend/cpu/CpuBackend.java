@@ -7,7 +7,6 @@ import dev.miij.backend.RaggedBatch;
 import dev.miij.backend.Tensor;
 import dev.miij.backend.Weight;
 import dev.miij.model.TensorData;
-import java.util.stream.IntStream;
 
 /**
  * The CPU backend: weights stay in the memory-mapped checkpoint in their stored type and are
@@ -61,10 +60,7 @@ public final class CpuBackend implements Backend {
             if (t < 0 || t >= w.outDim()) {
                 throw new IllegalArgumentException("token id " + t + " outside the vocabulary of " + w.outDim());
             }
-            long base = (long) t * dim;
-            for (int i = 0; i < dim; i++) {
-                o[r * dim + i] = CpuKernels.weightAt(w, base + i);
-            }
+            CpuKernels.rowToFloats(w, t, o, r * dim);
         }
     }
 
@@ -133,7 +129,7 @@ public final class CpuBackend implements Backend {
                 rowSeq[r] = s;
             }
         }
-        IntStream.range(0, rows * numHeads).parallel().forEach(task -> {
+        CpuParallel.run(rows * numHeads, task -> {
             int r = task / numHeads;
             int h = task % numHeads;
             int kvh = h / group;
@@ -141,7 +137,11 @@ public final class CpuBackend implements Backend {
             int pos = batch.positions()[r];
             int first = slidingWindow > 0 ? Math.max(0, pos - slidingWindow + 1) : 0;
             int n = pos - first + 1;
-            float[] scores = new float[n];
+            float[] scores = SCORES.get();
+            if (scores.length < n) {
+                scores = new float[Math.max(n, scores.length * 2)];
+                SCORES.set(scores);
+            }
             int qOff = r * numHeads * headDim + h * headDim;
             float max = Float.NEGATIVE_INFINITY;
             for (int j = 0; j < n; j++) {
@@ -167,6 +167,9 @@ public final class CpuBackend implements Backend {
         });
     }
 
+    /** Per-thread attention score buffer, grown on demand. */
+    private static final ThreadLocal<float[]> SCORES = ThreadLocal.withInitial(() -> new float[1024]);
+
     @Override
     public void activationMul(Activation act, Tensor gate, Tensor up, Tensor out) {
         CpuTensor g = CpuTensor.of(gate);
@@ -176,18 +179,8 @@ public final class CpuBackend implements Backend {
         int n = g.size();
         switch (act) {
             case SILU -> CpuKernels.siluMul(gd, ud, n, od);
-            case GELU_TANH -> {
-                for (int i = 0; i < n; i++) {
-                    double x = gd[i];
-                    od[i] = (float) (0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)))) * ud[i];
-                }
-            }
-            case GELU -> {
-                for (int i = 0; i < n; i++) {
-                    double x = gd[i];
-                    od[i] = (float) (0.5 * x * (1 + Erf.erf(x / Math.sqrt(2)))) * ud[i];
-                }
-            }
+            case GELU_TANH -> CpuKernels.geluTanhMul(gd, ud, n, od);
+            case GELU -> CpuKernels.geluMul(gd, ud, n, od);
         }
     }
 

@@ -1,75 +1,249 @@
 package dev.miij.backend.cpu;
 
 import dev.miij.model.DType;
-import java.lang.foreign.ValueLayout;
-import java.util.stream.IntStream;
+import java.lang.foreign.MemorySegment;
 
-/** Plain reference kernels (scalar); replaced by vectorised ones. */
+/**
+ * The CPU kernels the forward pass calls. Activations are FP32 arrays, row-major; weights are
+ * {@link WeightMatrix} views of checkpoint bytes (F32, F16 or BF16), converted to FP32 in registers.
+ * All accumulation is FP32.
+ *
+ * <p>{@link #matmul} runs on the {@link CpuParallel} pool: up to {@link #GEMV_MAX_ROWS} activation
+ * rows use the bandwidth-bound matrix-vector kernels ({@link MatVec}), more rows the tiled
+ * matrix-matrix kernel ({@link MatMulTiled}). The other kernels are single-threaded.
+ */
 public final class CpuKernels {
+
+    /** Above this many activation rows, matmul switches to the tiled kernel. */
+    static final int GEMV_MAX_ROWS = Integer.getInteger("mii.gemv.maxRows", 4);
+
+    /** For one activation row, BF16 matrices with at least this many columns use 4-row interleaving. */
+    static final int BF16_INTERLEAVE_MIN_IN = Integer.getInteger("mii.gemv.interleaveMinIn", 4096);
 
     private CpuKernels() {
     }
 
+    /**
+     * y[r*outDim + o] = sum_i x[r*inDim + i] * W[o][i] (+ bias[o] when bias != null), r in [0, rows).
+     */
     public static void matmul(float[] x, int rows, WeightMatrix w, float[] bias, float[] y) {
         int in = w.inDim();
         int out = w.outDim();
-        IntStream.range(0, out).parallel().forEach(o -> {
+        check(x.length >= (long) rows * in, "x has " + x.length + " floats, needs " + (long) rows * in);
+        check(y.length >= (long) rows * out, "y has " + y.length + " floats, needs " + (long) rows * out);
+        check(bias == null || bias.length >= out, "bias shorter than " + out);
+        if (rows <= 0 || out == 0) {
+            return;
+        }
+        if (in == 0) {
             for (int r = 0; r < rows; r++) {
-                float acc = 0;
-                for (int i = 0; i < in; i++) {
-                    acc += x[r * in + i] * weightAt(w, (long) o * in + i);
+                for (int o = 0; o < out; o++) {
+                    y[r * out + o] = bias == null ? 0f : bias[o];
                 }
-                y[r * out + o] = bias == null ? acc : acc + bias[o];
             }
-        });
+            return;
+        }
+        if (rows <= GEMV_MAX_ROWS) {
+            MatVecJob.run(x, rows, w, bias, y);
+        } else {
+            MatMulTiled.matmul(x, rows, w, bias, y);
+        }
     }
 
-    static float weightAt(WeightMatrix w, long i) {
-        return switch (w.dtype()) {
-            case F32 -> w.data().get(ValueLayout.JAVA_FLOAT_UNALIGNED, i * 4);
-            case F16 -> Float.float16ToFloat(w.data().get(ValueLayout.JAVA_SHORT_UNALIGNED, i * 2));
-            case BF16 -> Float.intBitsToFloat(w.data().get(ValueLayout.JAVA_SHORT_UNALIGNED, i * 2) << 16);
-            default -> throw new IllegalStateException(w.dtype() + " " + DType.F32);
-        };
-    }
-
-    public static void rmsNorm(float[] x, int rows, int dim, float[] weight, float eps, float[] out) {
+    /** matmul with W as FP32 on the heap, row-major outDim x inDim (small matrices). */
+    public static void matmul(float[] x, int rows, float[] w, int outDim, int inDim, float[] bias, float[] y) {
+        check(w.length >= (long) outDim * inDim, "w has " + w.length + " floats, needs " + (long) outDim * inDim);
+        check(x.length >= (long) rows * inDim, "x too short");
+        check(y.length >= (long) rows * outDim, "y too short");
         for (int r = 0; r < rows; r++) {
-            float ss = 0;
-            for (int i = 0; i < dim; i++) {
-                ss += x[r * dim + i] * x[r * dim + i];
-            }
-            float inv = (float) (1.0 / Math.sqrt(ss / dim + eps));
-            for (int i = 0; i < dim; i++) {
-                out[r * dim + i] = weight[i] * (x[r * dim + i] * inv);
+            int xo = r * inDim;
+            int yo = r * outDim;
+            for (int o = 0; o < outDim; o++) {
+                float s = VectorOps.dot(x, xo, w, o * inDim, inDim);
+                y[yo + o] = bias == null ? s : s + bias[o];
             }
         }
     }
 
+    /** out = x / sqrt(mean(x^2) + eps) * weight per row of dim; out may be x. */
+    public static void rmsNorm(float[] x, int rows, int dim, float[] weight, float eps, float[] out) {
+        VectorOps.rmsNorm(x, rows, dim, weight, eps, out);
+    }
+
+    /** out = (x - mean) / sqrt(var + eps) * weight + bias per row; bias may be null; out may be x. */
+    public static void layerNorm(float[] x, int rows, int dim, float[] weight, float[] bias, float eps, float[] out) {
+        VectorOps.layerNorm(x, rows, dim, weight, bias, eps, out);
+    }
+
+    /** out[i] = silu(gate[i]) * up[i]; out may be gate or up. */
     public static void siluMul(float[] gate, float[] up, int n, float[] out) {
-        for (int i = 0; i < n; i++) {
-            float g = gate[i];
-            out[i] = g / (1f + (float) Math.exp(-g)) * up[i];
-        }
+        VectorOps.activation(VectorOps.SILU, gate, up, n, out);
     }
 
+    /** out[i] = gelu_tanh(gate[i]) * up[i] (PyTorch's approximate="tanh"). */
+    public static void geluTanhMul(float[] gate, float[] up, int n, float[] out) {
+        VectorOps.activation(VectorOps.GELU_TANH, gate, up, n, out);
+    }
+
+    /** out[i] = gelu(gate[i]) * up[i], exact (erf) GELU. */
+    public static void geluMul(float[] gate, float[] up, int n, float[] out) {
+        VectorOps.activation(VectorOps.GELU, gate, up, n, out);
+    }
+
+    /** out[i] = silu(x[i]). */
+    public static void silu(float[] x, int n, float[] out) {
+        VectorOps.activation(VectorOps.SILU, x, null, n, out);
+    }
+
+    /** out[i] = gelu_tanh(x[i]). */
+    public static void geluTanh(float[] x, int n, float[] out) {
+        VectorOps.activation(VectorOps.GELU_TANH, x, null, n, out);
+    }
+
+    /** out[i] = gelu(x[i]), exact (erf) GELU. */
+    public static void gelu(float[] x, int n, float[] out) {
+        VectorOps.activation(VectorOps.GELU, x, null, n, out);
+    }
+
+    /** x[i] += y[i] for i in [0, n). */
     public static void add(float[] x, float[] y, int n) {
-        for (int i = 0; i < n; i++) {
-            x[i] += y[i];
-        }
+        VectorOps.add(x, y, n);
+    }
+
+    /** x[off..off+n) *= s. */
+    public static void scale(float[] x, int off, int n, float s) {
+        VectorOps.scale(x, off, n, s);
     }
 
     public static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
-        float acc = 0;
-        for (int i = 0; i < n; i++) {
-            acc += a[aOff + i] * b[bOff + i];
-        }
-        return acc;
+        return VectorOps.dot(a, aOff, b, bOff, n);
     }
 
+    /** y[yOff..] += a * x[xOff..], n elements. */
     public static void axpy(float a, float[] x, int xOff, float[] y, int yOff, int n) {
-        for (int i = 0; i < n; i++) {
-            y[yOff + i] += a * x[xOff + i];
+        VectorOps.axpy(a, x, xOff, y, yOff, n);
+    }
+
+    /** In-place softmax of x[off..off+n). */
+    public static void softmax(float[] x, int off, int n) {
+        VectorOps.softmax(x, off, n);
+    }
+
+    /** Row {@code row} of w as FP32 into dst[dstOff..dstOff+inDim) (embedding lookups). */
+    public static void rowToFloats(WeightMatrix w, int row, float[] dst, int dstOff) {
+        WeightLoads.toFloats(w.data(), w.dtype(), (long) row * w.inDim(), dst, dstOff, w.inDim());
+    }
+
+    private static void check(boolean ok, String message) {
+        if (!ok) {
+            throw new IllegalArgumentException(message);
+        }
+    }
+
+    /** The parallel matrix-vector job: each item is a contiguous block of output rows. */
+    static final class MatVecJob implements CpuParallel.Job {
+        private static final ThreadLocal<MatVecJob> JOBS = ThreadLocal.withInitial(MatVecJob::new);
+
+        private float[] x;
+        private int rows;
+        private MemorySegment seg;
+        private DType dtype;
+        private int in;
+        private float[] bias;
+        private float[] y;
+        private int out;
+        private int chunk;
+        private boolean interleave;
+
+        static void run(float[] x, int rows, WeightMatrix w, float[] bias, float[] y) {
+            MatVecJob j = JOBS.get();
+            j.x = x;
+            j.rows = rows;
+            j.seg = w.data();
+            j.dtype = w.dtype();
+            j.in = w.inDim();
+            j.out = w.outDim();
+            j.bias = bias;
+            j.y = y;
+            j.interleave = rows == 1 && j.dtype == DType.BF16 && j.in >= BF16_INTERLEAVE_MIN_IN;
+            // A few items per thread lets a thread that got its core back take over another's work;
+            // items are multiples of 4 rows for the interleaved kernel.
+            int items = CpuParallel.threads() == 1 ? 1 : CpuParallel.threads() * 4;
+            j.chunk = Math.max(16, ((j.out + items - 1) / items + 3) & -4);
+            try {
+                CpuParallel.run((j.out + j.chunk - 1) / j.chunk, j);
+            } finally {
+                j.x = null;
+                j.seg = null;
+                j.bias = null;
+                j.y = null;
+            }
+        }
+
+        @Override
+        public void run(int item) {
+            int o0 = item * chunk;
+            int o1 = Math.min(out, o0 + chunk);
+            if (rows == 1) {
+                one(o0, o1);
+            } else {
+                many(o0, o1);
+            }
+            if (bias != null) {
+                for (int r = 0; r < rows; r++) {
+                    int yo = r * out;
+                    for (int o = o0; o < o1; o++) {
+                        y[yo + o] += bias[o];
+                    }
+                }
+            }
+        }
+
+        private void one(int o0, int o1) {
+            long rowBytes = (long) in * dtype.bytes();
+            int o = o0;
+            switch (dtype) {
+                case BF16 -> {
+                    if (interleave) {
+                        for (; o + 4 <= o1; o += 4) {
+                            MatVec.dot4Bf16(seg, o * rowBytes, rowBytes, x, 0, in, y, o);
+                        }
+                    }
+                    for (; o < o1; o++) {
+                        y[o] = MatVec.dotBf16(seg, o * rowBytes, x, 0, in);
+                    }
+                }
+                case F16 -> {
+                    for (; o < o1; o++) {
+                        y[o] = MatVec.dotF16(seg, o * rowBytes, x, 0, in);
+                    }
+                }
+                default -> {
+                    for (; o < o1; o++) {
+                        y[o] = MatVec.dotF32(seg, o * rowBytes, x, 0, in);
+                    }
+                }
+            }
+        }
+
+        /** 2..GEMV_MAX_ROWS activation rows, four at a time against each weight row. */
+        private void many(int o0, int o1) {
+            long rowBytes = (long) in * dtype.bytes();
+            for (int r = 0; r < rows; r += 4) {
+                int n = Math.min(4, rows - r);
+                // Fewer than four rows repeat the last one; the duplicate sums land on the same slot.
+                int r1 = r + Math.min(1, n - 1), r2 = r + Math.min(2, n - 1), r3 = r + Math.min(3, n - 1);
+                int x0 = r * in, x1 = r1 * in, x2 = r2 * in, x3 = r3 * in;
+                int y0 = r * out, y1 = r1 * out, y2 = r2 * out, y3 = r3 * out;
+                for (int o = o0; o < o1; o++) {
+                    long off = o * rowBytes;
+                    switch (dtype) {
+                        case BF16 -> MatVec.dotBf16x4(seg, off, x, x0, x1, x2, x3, in, y, y0 + o, y1 + o, y2 + o, y3 + o);
+                        case F16 -> MatVec.dotF16x4(seg, off, x, x0, x1, x2, x3, in, y, y0 + o, y1 + o, y2 + o, y3 + o);
+                        default -> MatVec.dotF32x4(seg, off, x, x0, x1, x2, x3, in, y, y0 + o, y1 + o, y2 + o, y3 + o);
+                    }
+                }
+            }
         }
     }
 }

@@ -32,6 +32,7 @@ extra = [
     "don't do not can't I'm you're it's we've",
     "ﬁnance ｆｕｌｌｗｉｄｔｈ Ⅻ ㋿ Å",
     "tab\tand\nnewline\r\nend",
+    "ﬁ Ａ ① e\u0301 ABC 😀 👍🏽 \u00c5 ａ\u3000b",
 ]
 # Every other corpus text keeps the file small; the real tokenizers see them all.
 texts = corpus[::2] + extra
@@ -88,6 +89,27 @@ bases["unigram_bytes"] = copy.deepcopy(bases["unigram"])
 uvocab = bases["unigram_bytes"]["model"]["vocab"]
 uvocab += [["<0x%02X>" % b, -20.0] for b in range(256)]
 bases["unigram_bytes"]["model"]["byte_fallback"] = True
+
+
+# A SentencePiece charsmap compiled by sentencepiece 0.2 from these user rules (source -> target,
+# code points in hex): FB01 -> 66 69; FF21 -> 41; 2460 -> 31; 65 301 -> E9; 41 42 43 -> 78 79;
+# 3000 -> 20; 2003 -> 20; FF41 -> 61; 1F600 -> 3A 29; C5 -> 41 30A; 1F44D 1F3FD -> 2B 31; 301 -> 0.
+CUSTOM_CHARSMAP = (
+    "AAQAAAAAAQBBAAEAFwAAgEIQAQBDGQAAzAgCAIEFAAAaAACAhQUAAA4AAICBBQAAAAAAgIAIAgCDDQAAAgAAgKB9AAAHAACA"
+    "gAwCAIBxAAAUAACAgR0AAKENAAAMAACAgT0AABIAAICfoAIAjcQDAPBgAgCfMAIAkcgCAL39AACP8AIAkdwCAAQAAICAGQAA"
+    "rNgCAAkAAIBlsAMAJwAAACYAAAApAAAAmCwCACsAAAAqAAAALQAAACwAAAAvAAAALgAAADEAAAAwAAAAvZACALwcAgA1AAAA"
+    "NAAAADcAAAA2AAAAOQAAADgAAAA7AAAAOgAAAD0AAAA8AAAAPwAAAD4AAABBAAAAQAAAAEMAAABCAAAARQAAAEQAAABHAAAA"
+    "RgAAAEkAAABIAAAASwAAAEoAAABNAAAATAAAAE8AAABOAAAAUQAAAFAAAABTAAAAUgAAAFUAAABUAAAAVwAAAFYAAABZAAAA"
+    "WAAAAFsAAABaAAAAXQAAAFwAAABfAAAAXgAAAGEAAABgAAAAYwAAAGIAAABlAAAAZAAAAGcAAABmAAAAaQAAAGgAAABrAAAA"
+    "agAAAG0AAABsAAAAbwAAAG4AAABxAAAAcAAAAHMAAAByAAAAdQAAAHQAAAB3AAAAdgAAAHkAAAB4AAAAewAAAHoAAAB9AAAA"
+    "fAAAAH8AAAB+AAAAgQAAAIAAAACDAAAAwzgAAIUAAACEAAAAhwAAAIYAAACJAAAAiAAAAIsAAACKAAAAzBwAAIwAAACPAAAA"
+    "jgAAAJEAAACQAAAAkwAAAJIAAACVAAAAlAAAAJcAAACWAAAAmQAAAJgAAACbAAAAmgAAAJ0AAACcAAAAnwAAAJ4AAAChAAAA"
+    "oAAAAOK4AADjyAAApQAAAKQAAACnAAAApgAAAKkAAACoAAAAqwAAAKoAAACtAAAArAAAAK8AAADvgAAA8NgAALAAAACzAAAA"
+    "sgAAALUAAAC0AAAAtwAAALYAAAC5AAAAuAAAALsAAAC6AAAAvQAAALwAAAC/AAAAvgAAAMEAAADAAAAAwwAAAMIAAADFAAAA"
+    "xAAAAMcAAADGAAAAyQAAAMgAAADLAAAAygAAAM0AAADMAAAAzwAAAM4AAADRAAAA0AAAANMAAADSAAAA1QAAANQAAADXAAAA"
+    "1gAAANkAAADYAAAA2wAAANoAAADdAAAA3AAAAN8AAADeAAAA4QAAAOAAAADjAAAA4gAAAOUAAADkAAAA5wAAAOYAAADpAAAA"
+    "6AAAAOsAAADqAAAA7QAAAOwAAADvAAAA7gAAAPEAAADwAAAA8wAAAPIAAAD1AAAA9AAAAPcAAAD2AAAA+QAAAPgAAAD7AAAA"
+    "+gAAAP0AAAD8AAAA/wAAAP4AAAAAACAAKzEAMQA6KQBBAEHMigBhAGZpAHh5AMOpAA==")
 
 
 def ms(scheme, split=True):
@@ -209,6 +231,13 @@ variants = [
         "normalizer": {"type": "BertNormalizer", "clean_text": True, "handle_chinese_chars": False,
                        "strip_accents": True, "lowercase": False}}),
     ("unigram_metaspace", "unigram", {"decoder": ms("always")}),
+    ("unigram_precompiled_t5", "unigram", {
+        "normalizer": {"type": "Sequence", "normalizers": [
+            {"type": "Precompiled", "precompiled_charsmap": CUSTOM_CHARSMAP},
+            {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}]},
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "WhitespaceSplit"}, ms("always")]},
+        "decoder": ms("always"),
+        "post_processor": tmpl([SEQ_A, st("</s>")], {"</s>": [2]})}),
     ("unigram_byte_fallback", "unigram_bytes", {"decoder": LLAMA_DECODER, "pre_tokenizer": ms("first", False)}),
     ("wordlevel_whitespace", "wordlevel", {"normalizer": {"type": "Lowercase"}}),
 ]

@@ -1,0 +1,212 @@
+package dev.miij.bench;
+
+import dev.miij.backend.cpu.CpuKernels;
+import dev.miij.backend.cpu.CpuParallel;
+import dev.miij.backend.cpu.WeightMatrix;
+import dev.miij.model.DType;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * Times {@link CpuKernels#matmul} on the Llama-3.2-1B shapes: decode (one activation row, reported
+ * as GB/s of weights read and as a fraction of the measured read bandwidth) and prefill (many rows,
+ * GFLOP/s), then estimates prompt tokens/s for the whole model from the prefill times.
+ *
+ * <p>Weights are random BF16 (never zeros) in 64-byte aligned native memory. Matrices smaller than
+ * the last-level cache are rotated among enough copies that every call reads from DRAM. Each case
+ * runs several rounds; the table shows the best round and the median, since other processes on the
+ * machine can take a core at any time.
+ *
+ * <p>Usage: {@code KernelBench [--bw GB/s] [--decode] [--prefill] [--rounds N] [--dtypes BF16,F16,F32]}.
+ */
+public final class KernelBench {
+
+    private static final long ROTATE_BYTES = 384L << 20;
+    private static volatile float sink;
+
+    private KernelBench() {
+    }
+
+    record Shape(String name, int out, int in, int count) {
+    }
+
+    /** Llama-3.2-1B projections per layer (out x in) and how many of each a layer has. */
+    static final Shape[] LLAMA_1B = {
+        new Shape("q/o 2048->2048", 2048, 2048, 2),
+        new Shape("k/v 2048->512", 512, 2048, 2),
+        new Shape("gate/up 2048->8192", 8192, 2048, 2),
+        new Shape("down 8192->2048", 2048, 8192, 1),
+    };
+    static final int LAYERS = 16;
+    static final Shape LM_HEAD = new Shape("lm_head 2048->128256", 128256, 2048, 1);
+
+    static WeightMatrix[] matrices(Arena arena, DType t, int out, int in, long minTotal, long seed) {
+        long bytes = (long) out * in * t.bytes();
+        int copies = (int) Math.max(1, Math.min(32, (minTotal + bytes - 1) / bytes));
+        WeightMatrix[] ws = new WeightMatrix[copies];
+        SplittableRandom rnd = new SplittableRandom(seed);
+        for (int c = 0; c < copies; c++) {
+            MemorySegment m = arena.allocate(bytes, 64);
+            fill(m, t, rnd);
+            ws[c] = new WeightMatrix(m, t, out, in);
+        }
+        return ws;
+    }
+
+    static void fill(MemorySegment m, DType t, SplittableRandom rnd) {
+        long n = m.byteSize() / t.bytes();
+        ValueLayout.OfShort sh = ValueLayout.JAVA_SHORT.withOrder(ByteOrder.LITTLE_ENDIAN);
+        ValueLayout.OfFloat fl = ValueLayout.JAVA_FLOAT.withOrder(ByteOrder.LITTLE_ENDIAN);
+        for (long i = 0; i < n; i++) {
+            float f = (float) (rnd.nextDouble() - 0.5) * 0.1f;
+            switch (t) {
+                case BF16 -> m.set(sh, 2 * i, (short) (Float.floatToRawIntBits(f) >>> 16));
+                case F16 -> m.set(sh, 2 * i, Float.floatToFloat16(f));
+                default -> m.set(fl, 4 * i, f);
+            }
+        }
+    }
+
+    static float[] randomFloats(int n, long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = (float) (rnd.nextDouble() * 2 - 1);
+        }
+        return a;
+    }
+
+    /** Seconds per matmul call over {@code rounds} rounds (each over all copies): [best, median]. */
+    static double[] time(WeightMatrix[] ws, int rows, float[] x, float[] y, int rounds, double minRoundSec) {
+        double[] per = new double[rounds];
+        for (int r = 0; r < rounds; r++) {
+            long calls = 0;
+            long t0 = System.nanoTime();
+            long dt;
+            do {
+                for (WeightMatrix w : ws) {
+                    CpuKernels.matmul(x, rows, w, null, y);
+                }
+                calls += ws.length;
+                dt = System.nanoTime() - t0;
+            } while (dt < minRoundSec * 1e9);
+            per[r] = dt / 1e9 / calls;
+        }
+        sink += y[0];
+        double[] s = per.clone();
+        Arrays.sort(s);
+        return new double[] {s[0], s[rounds / 2]};
+    }
+
+    /** Compiles every matmul path with enough calls on small shapes for C2 to finish. */
+    static void warmUp(Arena arena) {
+        for (DType t : new DType[] {DType.BF16, DType.F16, DType.F32}) {
+            for (int in : new int[] {256, 4096}) {
+                WeightMatrix w = matrices(arena, t, 64, in, 0, 1)[0];
+                for (int rows : new int[] {1, 2, 5, 64}) {
+                    float[] x = randomFloats(rows * in, 2);
+                    float[] y = new float[rows * 64];
+                    int n = rows > 4 ? 300 : 3000;
+                    for (int i = 0; i < n; i++) {
+                        CpuKernels.matmul(x, rows, w, null, y);
+                    }
+                }
+            }
+        }
+    }
+
+    public static void main(String[] args) {
+        double bw = 0;
+        boolean decode = false;
+        boolean prefill = false;
+        int rounds = 9;
+        List<DType> dtypes = new ArrayList<>(List.of(DType.BF16));
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--bw" -> bw = Double.parseDouble(args[++i]);
+                case "--decode" -> decode = true;
+                case "--prefill" -> prefill = true;
+                case "--rounds" -> rounds = Integer.parseInt(args[++i]);
+                case "--dtypes" -> {
+                    dtypes.clear();
+                    for (String s : args[++i].split(",")) {
+                        dtypes.add(DType.valueOf(s));
+                    }
+                }
+                default -> throw new IllegalArgumentException("unknown argument " + args[i]);
+            }
+        }
+        if (!decode && !prefill) {
+            decode = prefill = true;
+        }
+        System.out.printf("threads %d (mii.threads), %s%n", CpuParallel.threads(), System.getProperty("java.vm.version"));
+        if (bw <= 0) {
+            MemoryBandwidth.Result r = MemoryBandwidth.measure(1024, 10);
+            bw = r.best();
+            System.out.println("measured read bandwidth: " + r);
+        } else {
+            System.out.printf("read bandwidth given: %.2f GB/s%n", bw);
+        }
+        try (Arena arena = Arena.ofShared()) {
+            warmUp(arena);
+            double lmHeadSec = 0;
+            if (decode) {
+                System.out.println();
+                System.out.println("decode (rows=1): best [median] of " + rounds + " rounds");
+                System.out.printf("%-5s %-22s %10s %10s %9s %9s%n", "dtype", "shape (in->out)", "us", "GB/s", "% of BW", "median%");
+                List<Shape> shapes = new ArrayList<>(List.of(LLAMA_1B));
+                shapes.add(LM_HEAD);
+                for (DType t : dtypes) {
+                    for (Shape s : shapes) {
+                        WeightMatrix[] ws = matrices(arena, t, s.out, s.in, ROTATE_BYTES, 11);
+                        float[] x = randomFloats(s.in, 3);
+                        float[] y = new float[s.out];
+                        double[] sec = time(ws, 1, x, y, rounds, 0.05);
+                        double bytes = (double) s.out * s.in * t.bytes();
+                        System.out.printf("%-5s %-22s %10.1f %10.2f %8.1f%% %8.1f%%%n", t, s.name, sec[0] * 1e6,
+                                bytes / sec[0] / 1e9, 100 * bytes / sec[0] / 1e9 / bw, 100 * bytes / sec[1] / 1e9 / bw);
+                        if (t == DType.BF16 && s == LM_HEAD) {
+                            lmHeadSec = sec[1];
+                        }
+                    }
+                }
+            }
+            if (prefill) {
+                System.out.println();
+                System.out.println("prefill (BF16 weights): best [median] of " + rounds + " rounds");
+                System.out.printf("%-5s %-22s %10s %10s %10s%n", "rows", "shape (in->out)", "ms", "GFLOP/s", "median");
+                for (int rows : new int[] {16, 64, 128, 512}) {
+                    double layerBest = 0;
+                    double layerMedian = 0;
+                    for (Shape s : LLAMA_1B) {
+                        WeightMatrix[] ws = matrices(arena, DType.BF16, s.out, s.in, 0, 12);
+                        float[] x = randomFloats(rows * s.in, 4);
+                        float[] y = new float[rows * s.out];
+                        double[] sec = time(ws, rows, x, y, rounds, 0.1);
+                        double flop = 2.0 * rows * s.out * s.in;
+                        System.out.printf("%-5d %-22s %10.3f %10.1f %10.1f%n", rows, s.name, sec[0] * 1e3,
+                                flop / sec[0] / 1e9, flop / sec[1] / 1e9);
+                        layerBest += s.count * sec[0];
+                        layerMedian += s.count * sec[1];
+                    }
+                    double flopPerToken = 0;
+                    for (Shape s : LLAMA_1B) {
+                        flopPerToken += 2.0 * s.count * s.out * s.in * LAYERS;
+                    }
+                    double prompt = LAYERS * layerBest + lmHeadSec; // lm_head only for the last token
+                    double promptMedian = LAYERS * layerMedian + lmHeadSec;
+                    System.out.printf("  => Llama-3.2-1B projections, %d-token prompt: %.1f tokens/s best, %.1f median"
+                            + " (%.1f GFLOP/s over the layers; attention and norms not included)%n",
+                            rows, rows / prompt, rows / promptMedian, flopPerToken * rows / (LAYERS * layerBest) / 1e9);
+                }
+            }
+        }
+        System.out.println(sink == 12345f ? "" : "");
+    }
+}

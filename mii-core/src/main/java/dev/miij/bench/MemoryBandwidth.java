@@ -1,0 +1,91 @@
+package dev.miij.bench;
+
+import dev.miij.backend.cpu.CpuParallel;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Measures the memory read bandwidth reachable from Java with all kernel threads: a sum over a
+ * buffer much larger than the last-level cache, with 512-bit loads, split across the
+ * {@link CpuParallel} pool. Prints the best and median of several passes in GB/s (10^9 bytes).
+ *
+ * <p>Usage: {@code MemoryBandwidth [MiB, default 1024] [passes, default 10]}.
+ */
+public final class MemoryBandwidth {
+
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
+    private static volatile float sink;
+
+    private MemoryBandwidth() {
+    }
+
+    /** Sum of the floats in [from, to) bytes; four accumulators so loads are not serialized. */
+    static float sum(MemorySegment m, long from, long to) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        for (long o = from; o < to; o += 256) {
+            a0 = a0.add(FloatVector.fromMemorySegment(F, m, o, ByteOrder.LITTLE_ENDIAN));
+            a1 = a1.add(FloatVector.fromMemorySegment(F, m, o + 64, ByteOrder.LITTLE_ENDIAN));
+            a2 = a2.add(FloatVector.fromMemorySegment(F, m, o + 128, ByteOrder.LITTLE_ENDIAN));
+            a3 = a3.add(FloatVector.fromMemorySegment(F, m, o + 192, ByteOrder.LITTLE_ENDIAN));
+        }
+        return a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
+    }
+
+    /** Result of a measurement, GB/s. */
+    public record Result(double best, double median, double[] passes) {
+        @Override
+        public String toString() {
+            return String.format("best %.2f GB/s, median %.2f GB/s over %d passes", best, median, passes.length);
+        }
+    }
+
+    /** Reads a {@code mib}-MiB buffer {@code passes} times with all pool threads. */
+    public static Result measure(int mib, int passes) {
+        long bytes = (long) mib << 20;
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment m = arena.allocate(bytes, 64);
+            for (long i = 0; i < bytes; i += 4) { // non-zero data, and every page touched
+                m.set(ValueLayout.JAVA_FLOAT_UNALIGNED, i, (i & 4095) * 1e-3f);
+            }
+            // Enough calls for C2 to compile sum() normally rather than only via on-stack replacement.
+            float acc = 0;
+            for (int i = 0; i < 20_000; i++) {
+                acc += sum(m, (i & 63) * 4096L, (i & 63) * 4096L + 4096);
+            }
+            int items = CpuParallel.threads() * 8;
+            long chunk = (bytes / items) & -256L;
+            float[] partial = new float[items];
+            double[] gbs = new double[passes];
+            for (int p = 0; p < passes; p++) {
+                long t0 = System.nanoTime();
+                CpuParallel.run(items, i -> partial[i] = sum(m, i * chunk, i == items - 1 ? bytes : (i + 1) * chunk));
+                long dt = System.nanoTime() - t0;
+                gbs[p] = bytes / (double) dt;
+                for (float f : partial) {
+                    acc += f;
+                }
+            }
+            sink = acc;
+            double[] sorted = gbs.clone();
+            Arrays.sort(sorted);
+            return new Result(sorted[passes - 1], sorted[passes / 2], gbs);
+        }
+    }
+
+    public static void main(String[] args) {
+        int mib = args.length > 0 ? Integer.parseInt(args[0]) : 1024;
+        int passes = args.length > 1 ? Integer.parseInt(args[1]) : 10;
+        System.out.printf("threads %d, buffer %d MiB%n", CpuParallel.threads(), mib);
+        Result r = measure(mib, passes);
+        for (int i = 0; i < r.passes().length; i++) {
+            System.out.printf("pass %2d: %.2f GB/s%n", i, r.passes()[i]);
+        }
+        System.out.println("read bandwidth: " + r);
+    }
+}

@@ -1,0 +1,79 @@
+package dev.miij.server.http;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+
+/** The shared JSON mapper, and strict decoding of request bodies. */
+final class Json {
+
+    /**
+     * Trailing tokens after the document are an error, so {@code {"a":1} junk} is not silently accepted;
+     * floats stay doubles and big integers stay exact, so range checks see the value the client sent.
+     */
+    static final ObjectMapper MAPPER = new ObjectMapper()
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+
+    private Json() {
+    }
+
+    /** Decodes a request body that must be one JSON object, in UTF-8. */
+    static ObjectNode parseObject(byte[] body) {
+        String text;
+        try {
+            // Replacing bad bytes with U+FFFD would change prompts behind the client's back: reject instead.
+            text = StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(ByteBuffer.wrap(body)).toString();
+        } catch (CharacterCodingException e) {
+            throw HttpError.badRequest(null, "the request body is not valid UTF-8");
+        }
+        if (text.isBlank()) {
+            throw HttpError.badRequest(null, "the request body is empty; expected a JSON object");
+        }
+        JsonNode node;
+        try {
+            node = MAPPER.readTree(text);
+        } catch (JsonProcessingException e) {
+            throw HttpError.badRequest(null, "the request body is not valid JSON: " + e.getOriginalMessage());
+        }
+        if (!(node instanceof ObjectNode object)) {
+            throw HttpError.badRequest(null, "the request body must be a JSON object, got " + kind(node));
+        }
+        return object;
+    }
+
+    static String write(JsonNode node) {
+        try {
+            return MAPPER.writeValueAsString(node);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** How a value reads in an error message: its JSON type, and short values themselves. */
+    static String kind(JsonNode v) {
+        if (v == null || v.isNull()) {
+            return "null";
+        }
+        if (v.isTextual()) {
+            String s = v.asText();
+            return "the string \"" + (s.length() > 40 ? s.substring(0, 40) + "..." : s) + "\"";
+        }
+        if (v.isArray()) {
+            return "an array";
+        }
+        if (v.isObject()) {
+            return "an object";
+        }
+        String s = v.toString();
+        return s.length() > 40 ? s.substring(0, 40) + "..." : s;
+    }
+}

@@ -1,0 +1,208 @@
+package dev.miij.server.http;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.miij.Response;
+import dev.miij.server.GenerationService;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+
+/**
+ * {@code POST /v1/completions}: OpenAI's legacy completions. Each prompt gets {@code n} choices, choice
+ * {@code j} of prompt {@code p} at index {@code p * n + j} as OpenAI numbers them.
+ *
+ * <pre>{@code
+ * curl localhost:8000/v1/completions -d '{"prompt": "In the beginning", "max_tokens": 32, "temperature": 0}'
+ * }</pre>
+ */
+final class OpenAiCompletions {
+
+    /** Prompts times n of one request, at most: beyond that one client could fill the engine's queue. */
+    static final int MAX_CHOICES = 1024;
+
+    private final GenerationService service;
+    private final Metrics metrics;
+    private final Set<StreamPump> inFlight;
+
+    OpenAiCompletions(GenerationService service, Metrics metrics, Set<StreamPump> inFlight) {
+        this.service = service;
+        this.metrics = metrics;
+        this.inFlight = inFlight;
+    }
+
+    void handle(HttpCall call) throws IOException {
+        Fields f = new Fields(call.jsonObject());
+        List<String> prompts = prompts(f.raw("prompt"));
+        OpenAiParams params = OpenAiParams.read(f, service, 16, "max_tokens");
+        boolean echo = f.bool("echo", false);
+        Long bestOf = f.integer("best_of", 1, OpenAiParams.MAX_N);
+        if (bestOf != null && bestOf != params.n()) {
+            throw HttpError.badRequest("best_of", "best_of is not supported unless it equals n");
+        }
+        String suffix = f.string("suffix");
+        if (suffix != null && !suffix.isEmpty()) {
+            throw HttpError.badRequest("suffix", "suffix is not supported by this server");
+        }
+        f.rejectUnknown();
+        int n = params.n();
+        if ((long) prompts.size() * n > MAX_CHOICES) {
+            throw HttpError.badRequest("n", "prompts times n must be at most " + MAX_CHOICES + ", got "
+                    + (long) prompts.size() * n);
+        }
+        Completion c = new Completion("cmpl-" + UUID.randomUUID(), System.currentTimeMillis() / 1000,
+                service.modelName(), prompts, n, echo, params.includeUsage());
+        if (params.stream()) {
+            StreamPump pump = new StreamPump(service, metrics, call, inFlight);
+            pump.start(prompts.size() * n, k -> prompts.get(k / n), k -> params.forChoice(k % n));
+            pump.run(new Chunks(c));
+            return;
+        }
+        List<List<Response>> choices = params.generate(service, prompts);
+        Response[] byIndex = new Response[prompts.size() * n];
+        for (int j = 0; j < n; j++) {
+            for (int p = 0; p < prompts.size(); p++) {
+                byIndex[p * n + j] = choices.get(j).get(p);
+                metrics.tokens(byIndex[p * n + j]);
+            }
+        }
+        metrics.e2eLatency(System.nanoTime() - call.startNanos);
+        ObjectNode body = c.header("text_completion");
+        ArrayNode array = body.putArray("choices");
+        for (int k = 0; k < byIndex.length; k++) {
+            String text = (echo ? prompts.get(k / n) : "") + byIndex[k].generatedText();
+            array.add(choice(k, text, OpenAiJson.finishReason(byIndex[k])));
+        }
+        body.set("usage", OpenAiJson.usage(promptTokens(byIndex, n), completionTokens(byIndex)));
+        call.sendJson(200, body);
+    }
+
+    /** A string or a list of strings; OpenAI's token-id prompts need a tokenizer-level API MII-J lacks. */
+    static List<String> prompts(JsonNode v) {
+        if (v == null) {
+            throw HttpError.badRequest("prompt", "prompt is required");
+        }
+        List<String> out = new ArrayList<>();
+        if (v.isTextual()) {
+            out.add(v.asText());
+        } else if (v.isArray()) {
+            if (v.isEmpty()) {
+                throw HttpError.badRequest("prompt", "prompt must not be an empty list");
+            }
+            for (int i = 0; i < v.size(); i++) {
+                if (!v.get(i).isTextual()) {
+                    throw HttpError.badRequest("prompt", "prompt[" + i + "] must be a string, got "
+                            + Json.kind(v.get(i)) + " (token-id prompts are not supported)");
+                }
+                out.add(v.get(i).asText());
+            }
+        } else {
+            throw Fields.wrongType("prompt", "a string or a list of strings", v);
+        }
+        for (int i = 0; i < out.size(); i++) {
+            if (out.get(i).isEmpty()) {
+                throw HttpError.badRequest("prompt", (v.isArray() ? "prompt[" + i + "]" : "prompt") + " is empty");
+            }
+        }
+        return out;
+    }
+
+    /** Prompt tokens count once per prompt, not once per choice, as OpenAI bills them. */
+    private static int promptTokens(Response[] byIndex, int n) {
+        int sum = 0;
+        for (int k = 0; k < byIndex.length; k += n) {
+            sum += byIndex[k].promptLength();
+        }
+        return sum;
+    }
+
+    private static int completionTokens(Response[] byIndex) {
+        int sum = 0;
+        for (Response r : byIndex) {
+            sum += r.generatedLength();
+        }
+        return sum;
+    }
+
+    private static ObjectNode choice(int index, String text, String finishReason) {
+        ObjectNode choice = Json.MAPPER.createObjectNode();
+        choice.put("text", text);
+        choice.put("index", index);
+        choice.putNull("logprobs");
+        choice.put("finish_reason", finishReason);
+        return choice;
+    }
+
+    /** What every object of one completion shares. */
+    private record Completion(String id, long created, String model, List<String> prompts, int n, boolean echo,
+                              boolean includeUsage) {
+        ObjectNode header(String object) {
+            return OpenAiJson.header(id, created, model, object);
+        }
+    }
+
+    /** The stream: {@code text_completion} chunks, an optional usage chunk, then {@code [DONE]}. */
+    private static final class Chunks implements StreamPump.Sink {
+        private final Completion c;
+        private int promptTokens;
+        private int completionTokens;
+
+        Chunks(Completion c) {
+            this.c = c;
+        }
+
+        @Override
+        public void start(SseWriter out) throws IOException {
+            if (c.echo()) {
+                for (int k = 0; k < c.prompts().size() * c.n(); k++) {
+                    out.data(chunk(k, c.prompts().get(k / c.n()), null));
+                }
+            }
+        }
+
+        @Override
+        public void piece(SseWriter out, StreamPump.Piece piece) throws IOException {
+            if (!piece.text().isEmpty()) {
+                out.data(chunk(piece.index(), piece.text(), null));
+            }
+        }
+
+        @Override
+        public void done(SseWriter out, StreamPump.Done done) throws IOException {
+            if (done.index() % c.n() == 0) {
+                promptTokens += done.response().promptLength();
+            }
+            completionTokens += done.response().generatedLength();
+            out.data(chunk(done.index(), "", OpenAiJson.finishReason(done.response())));
+        }
+
+        @Override
+        public void error(SseWriter out, HttpError error) throws IOException {
+            out.data(Json.write(error.toJson()));
+            out.data("[DONE]");
+        }
+
+        @Override
+        public void end(SseWriter out) throws IOException {
+            if (c.includeUsage()) {
+                ObjectNode last = c.header("text_completion");
+                last.putArray("choices");
+                last.set("usage", OpenAiJson.usage(promptTokens, completionTokens));
+                out.data(Json.write(last));
+            }
+            out.data("[DONE]");
+        }
+
+        private String chunk(int index, String text, String finishReason) {
+            ObjectNode o = c.header("text_completion");
+            o.putArray("choices").add(choice(index, text, finishReason));
+            if (c.includeUsage()) {
+                o.putNull("usage");
+            }
+            return Json.write(o);
+        }
+    }
+}

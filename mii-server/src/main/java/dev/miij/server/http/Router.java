@@ -1,0 +1,196 @@
+package dev.miij.server.http;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpHandler;
+import dev.miij.server.GenerationService;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.Set;
+import java.util.function.BooleanSupplier;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * The one handler of the server: finds the route, checks the API key, method and readiness, and turns
+ * whatever a route throws into an error response, so that no request can take the server down or go
+ * unanswered. Counts every request by endpoint and status.
+ */
+final class Router implements HttpHandler {
+
+    private static final Logger LOG = Logger.getLogger(Router.class.getName());
+
+    /** A route's handler; {@code path} is the decoded request path. */
+    private interface Handler {
+        void handle(HttpCall call, String path) throws IOException;
+    }
+
+    /**
+     * @param endpoint   the label in the request counters (a fixed string, never the raw path, so that
+     *                   scanners probing random paths cannot blow up the number of series)
+     * @param method     the one method the route answers
+     * @param generation whether it generates, and so needs a ready deployment
+     */
+    private record Route(String endpoint, String method, boolean generation, Handler handler) {
+    }
+
+    private final GenerationService service;
+    private final Metrics metrics;
+    private final byte[] apiKey;
+    private final int maxBodyBytes;
+    private final BooleanSupplier ready;
+    private final long created = System.currentTimeMillis() / 1000;
+    private final MiiGateway gateway;
+    private final OpenAiCompletions completions;
+    private final OpenAiChat chat;
+
+    Router(GenerationService service, Metrics metrics, String apiKey, int maxBodyBytes, BooleanSupplier ready,
+           Set<StreamPump> inFlight) {
+        this.service = service;
+        this.metrics = metrics;
+        this.apiKey = apiKey == null || apiKey.isEmpty() ? null : apiKey.getBytes(StandardCharsets.UTF_8);
+        this.maxBodyBytes = maxBodyBytes;
+        this.ready = ready;
+        this.gateway = new MiiGateway(service, metrics, inFlight);
+        this.completions = new OpenAiCompletions(service, metrics, inFlight);
+        this.chat = new OpenAiChat(service, metrics, inFlight);
+    }
+
+    private Route route(String path) {
+        return switch (path) {
+            case "/healthz" -> new Route("/healthz", "GET", false, (c, p) -> health(c));
+            case "/metrics" -> new Route("/metrics", "GET", false, (c, p) -> metrics(c));
+            case "/v1/models" -> new Route("/v1/models", "GET", false, (c, p) -> c.sendJson(200, models()));
+            case "/v1/completions" -> new Route("/v1/completions", "POST", true, (c, p) -> completions.handle(c));
+            case "/v1/chat/completions" -> new Route("/v1/chat/completions", "POST", true, (c, p) -> chat.handle(c));
+            default -> {
+                if (path.startsWith("/v1/models/")) {
+                    yield new Route("/v1/models/{model}", "GET", false, (c, p) -> model(c, p.substring(11)));
+                }
+                if (path.startsWith("/mii/") && path.indexOf('/', 5) < 0 && path.length() > 5) {
+                    yield new Route("/mii/{deployment}", "POST", true, (c, p) -> gateway.handle(c, p.substring(5)));
+                }
+                yield null;
+            }
+        };
+    }
+
+    @Override
+    public void handle(HttpExchange exchange) {
+        HttpCall call = new HttpCall(exchange, maxBodyBytes);
+        String endpoint = "other";
+        try {
+            String path = exchange.getRequestURI().getPath();
+            if (path == null) {
+                path = "";
+            }
+            Route route = route(path);
+            if (route != null) {
+                endpoint = route.endpoint();
+            }
+            if (protectedPath(path)) {
+                authorize(call);
+            }
+            if (route == null) {
+                throw HttpError.notFound("not_found", "no such endpoint: " + call.method() + " " + path);
+            }
+            if (!route.method().equals(call.method())) {
+                call.setHeader("Allow", route.method());
+                throw new HttpError(405, null, "method_not_allowed", call.method() + " is not allowed on "
+                        + path + "; use " + route.method());
+            }
+            if (route.generation() && !ready.getAsBoolean()) {
+                call.setHeader("Retry-After", "1");
+                throw new HttpError(503, null, "not_ready", "the deployment is not ready to serve requests");
+            }
+            route.handler().handle(call, path);
+        } catch (Throwable t) {
+            fail(call, t);
+        } finally {
+            metrics.request(endpoint, call.responded() ? call.status() : 500);
+            exchange.close();
+        }
+    }
+
+    private void fail(HttpCall call, Throwable t) {
+        HttpError error = HttpError.of(t);
+        // Overload (503) is expected under load; other server errors are bugs or broken replicas.
+        if (error.status() >= 500 && error.status() != 503) {
+            LOG.log(Level.SEVERE, "request " + call.method() + " " + call.path() + " failed", t);
+        }
+        if (call.responded()) {
+            return;
+        }
+        try {
+            call.sendError(error);
+        } catch (IOException | RuntimeException e) {
+            // The client is gone; nothing left to tell it.
+            call.clientGone();
+        }
+    }
+
+    /** The generation APIs need the key; health checks and metrics scrapers must not. */
+    private static boolean protectedPath(String path) {
+        return path.equals("/v1") || path.startsWith("/v1/") || path.equals("/mii") || path.startsWith("/mii/");
+    }
+
+    private void authorize(HttpCall call) {
+        if (apiKey == null) {
+            return;
+        }
+        String header = call.header("Authorization");
+        String given = header != null && header.regionMatches(true, 0, "Bearer ", 0, 7) ? header.substring(7).trim() : null;
+        // Constant-time comparison: response timing must not reveal how much of a guessed key was right.
+        if (given == null || !MessageDigest.isEqual(apiKey, given.getBytes(StandardCharsets.UTF_8))) {
+            call.setHeader("WWW-Authenticate", "Bearer");
+            throw new HttpError(401, null, "invalid_api_key", given == null
+                    ? "missing API key: send it as 'Authorization: Bearer KEY'" : "incorrect API key provided");
+        }
+    }
+
+    private void health(HttpCall call) throws IOException {
+        boolean ok = ready.getAsBoolean();
+        ObjectNode body = Json.MAPPER.createObjectNode();
+        body.put("status", ok ? "ok" : "starting");
+        body.put("deployment", service.deploymentName());
+        call.sendJson(ok ? 200 : 503, body);
+    }
+
+    private void metrics(HttpCall call) throws IOException {
+        StringBuilder out = new StringBuilder(8192);
+        metrics.write(out);
+        try {
+            service.writeMetrics(out);
+        } catch (RuntimeException e) {
+            // The front end's own samples are still worth scraping when the engines cannot be asked.
+            LOG.log(Level.WARNING, "engine metrics unavailable", e);
+        }
+        call.send(200, "text/plain; version=0.0.4; charset=utf-8", out.toString());
+    }
+
+    private ObjectNode models() {
+        ObjectNode list = Json.MAPPER.createObjectNode();
+        list.put("object", "list");
+        ArrayNode data = list.putArray("data");
+        data.add(modelObject());
+        return list;
+    }
+
+    private void model(HttpCall call, String id) throws IOException {
+        if (!id.equals(service.modelName())) {
+            throw new HttpError(404, "model", "model_not_found", "the model '" + id + "' does not exist");
+        }
+        call.sendJson(200, modelObject());
+    }
+
+    private ObjectNode modelObject() {
+        ObjectNode m = Json.MAPPER.createObjectNode();
+        m.put("id", service.modelName());
+        m.put("object", "model");
+        m.put("created", created);
+        m.put("owned_by", "mii-j");
+        return m;
+    }
+}

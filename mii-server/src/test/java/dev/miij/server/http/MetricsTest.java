@@ -1,0 +1,109 @@
+package dev.miij.server.http;
+
+import static dev.miij.server.http.HttpTestSupport.fixture;
+import static dev.miij.server.http.HttpTestSupport.get;
+import static dev.miij.server.http.HttpTestSupport.post;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.miij.Pipeline;
+import dev.miij.server.PipelineService;
+import java.net.http.HttpResponse;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** GET /metrics: Prometheus text with the front end's counters and histograms and the engine's gauges. */
+class MetricsTest {
+
+    /** A sample line of the text format: name, optional labels, a number. */
+    static final Pattern SAMPLE = Pattern.compile("([a-zA-Z_:][a-zA-Z0-9_:]*)"
+            + "(\\{(?:[a-zA-Z_]\\w*=\"(?:[^\"\\\\\\n]|\\\\.)*\",?)*\\})? (-?[0-9.eE+-]+|\\+Inf|NaN)");
+
+    static Pipeline pipe;
+    static HttpFrontend http;
+
+    @BeforeAll
+    static void start() {
+        pipe = HttpTestSupport.pipeline(fixture("llama2"));
+        http = HttpFrontend.start(new PipelineService(pipe, "tiny", "llama2"), "127.0.0.1", 0, null);
+    }
+
+    @AfterAll
+    static void stop() {
+        http.close();
+        pipe.close();
+    }
+
+    @Test
+    void countsRequestsTokensAndLatencies() throws Exception {
+        assertEquals(200, post(http, "/v1/completions", "{\"prompt\": \"Hello\", \"max_tokens\": 5, \"temperature\": 0}").statusCode());
+        assertEquals(200, post(http, "/v1/completions", "{\"prompt\": \"Hello\", \"max_tokens\": 7, \"temperature\": 0, "
+                + "\"stream\": true}").statusCode());
+        assertEquals(200, post(http, "/mii/tiny", "{\"prompts\": [\"Hello\", \"The quick brown fox\"], \"max_new_tokens\": 4, \"do_sample\": false}").statusCode());
+        assertEquals(400, post(http, "/v1/completions", "{\"prompt\": 3}").statusCode());
+        assertEquals(404, get(http, "/nowhere/" + "x".repeat(50)).statusCode());
+
+        HttpResponse<String> r = get(http, "/metrics");
+        assertEquals(200, r.statusCode());
+        assertEquals("text/plain; version=0.0.4; charset=utf-8", r.headers().firstValue("Content-Type").orElseThrow());
+        Map<String, Double> samples = parse(r.body());
+
+        assertEquals(2.0, samples.get("mii_http_requests_total{endpoint=\"/v1/completions\",status=\"200\"}"));
+        assertEquals(1.0, samples.get("mii_http_requests_total{endpoint=\"/v1/completions\",status=\"400\"}"));
+        assertEquals(1.0, samples.get("mii_http_requests_total{endpoint=\"/mii/{deployment}\",status=\"200\"}"));
+        assertEquals(1.0, samples.get("mii_http_requests_total{endpoint=\"other\",status=\"404\"}"), "raw paths are not labels");
+
+        int hello = pipe.encode("Hello").length;
+        int fox = pipe.encode("The quick brown fox").length;
+        assertEquals(3 * hello + fox, samples.get("mii_http_prompt_tokens_total"));
+        assertEquals(5 + 7 + 4 + 4, samples.get("mii_http_generation_tokens_total"));
+
+        // One streamed request: one time to first token, one time per output token.
+        assertEquals(1.0, samples.get("mii_http_time_to_first_token_seconds_count"));
+        assertEquals(1.0, samples.get("mii_http_time_per_output_token_seconds_count"));
+        assertEquals(3.0, samples.get("mii_http_e2e_request_latency_seconds_count"));
+        assertTrue(samples.get("mii_http_e2e_request_latency_seconds_sum") > 0);
+        for (String h : new String[] {"mii_http_time_to_first_token_seconds", "mii_http_e2e_request_latency_seconds"}) {
+            checkCumulative(r.body(), h);
+        }
+
+        // What the engine says about itself.
+        assertEquals(0.0, samples.get("mii_kv_blocks_in_use"));
+        assertTrue(samples.containsKey("mii_requests_running") && samples.containsKey("mii_prefix_cache_hits_total"));
+    }
+
+    /** Every line is a comment or a well-formed sample; returns the samples by name and labels. */
+    static Map<String, Double> parse(String body) {
+        Map<String, Double> out = new HashMap<>();
+        for (String line : body.split("\n")) {
+            if (line.startsWith("# HELP ") || line.startsWith("# TYPE ")) {
+                continue;
+            }
+            Matcher m = SAMPLE.matcher(line);
+            assertTrue(m.matches(), "not a sample: " + line);
+            out.put(m.group(1) + (m.group(2) == null ? "" : m.group(2)), Double.parseDouble(m.group(3).replace("+Inf", "Infinity")));
+        }
+        return out;
+    }
+
+    static void checkCumulative(String body, String histogram) {
+        double previous = 0;
+        double inf = -1;
+        for (String line : body.split("\n")) {
+            if (line.startsWith(histogram + "_bucket{")) {
+                double v = Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+                assertTrue(v >= previous, "buckets are cumulative: " + line);
+                previous = v;
+                if (line.contains("le=\"+Inf\"")) {
+                    inf = v;
+                }
+            }
+        }
+        assertEquals(parse(body).get(histogram + "_count"), inf);
+    }
+}
