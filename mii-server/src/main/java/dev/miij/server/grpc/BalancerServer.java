@@ -4,6 +4,7 @@ import dev.miij.MiiException;
 import dev.miij.server.grpc.proto.ModelResponseGrpc;
 import io.grpc.Server;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.netty.shaded.io.netty.channel.ChannelOption;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
 import java.io.IOException;
@@ -38,6 +39,9 @@ public final class BalancerServer {
         health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, ServingStatus.NOT_SERVING);
         health.setStatus(ModelResponseGrpc.SERVICE_NAME, ServingStatus.NOT_SERVING);
         Server server = NettyServerBuilder.forAddress(new InetSocketAddress(host, port))
+                // A deployment started again on its ports, or a replica restarted on its port, must be able to
+                // bind while connections of the previous process linger in TIME_WAIT.
+                .withOption(ChannelOption.SO_REUSEADDR, true)
                 .addService(new BalancerService(router, onTerminate))
                 .addService(health.getHealthService())
                 .maxInboundMessageSize(Backend.MAX_MESSAGE_BYTES)

@@ -6,6 +6,7 @@ import dev.miij.server.PipelineService;
 import dev.miij.server.grpc.proto.ModelResponseGrpc;
 import io.grpc.Server;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.netty.shaded.io.netty.channel.ChannelOption;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
 import java.io.IOException;
@@ -44,6 +45,9 @@ public final class ReplicaServer implements AutoCloseable {
         ReplicaService service = new ReplicaService(defaultMaxLength, onTerminate);
         ReplicaServer[] self = new ReplicaServer[1];
         Server server = NettyServerBuilder.forAddress(new InetSocketAddress(host, port))
+                // A deployment started again on its ports, or a replica restarted on its port, must be able to
+                // bind while connections of the previous process linger in TIME_WAIT.
+                .withOption(ChannelOption.SO_REUSEADDR, true)
                 .addService(service)
                 .addService(health.getHealthService())
                 .addService(EngineStatsRpc.service(() -> {
