@@ -1,8 +1,6 @@
 package dev.miij.server.deploy;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
-import java.io.IOException;
-import java.io.StringWriter;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.miij.DeploymentOptions;
@@ -92,13 +90,9 @@ public record DeploymentSpec(String name, String model, String modelPath, int po
     }
 
     public String toJson() {
-        // Through a Writer rather than writeValueAsString: that one needs jackson-core 2.16+, and jinjava
-        // drags 2.14 onto mii-server's class path.
-        StringWriter out = new StringWriter();
         try {
-            JSON.writeValue(out, this);
-            return out.toString();
-        } catch (IOException e) {
+            return JSON.writeValueAsString(this);
+        } catch (JsonProcessingException e) {
             throw new MiiException(MiiException.Kind.INTERNAL, "cannot write the deployment spec", e);
         }
     }

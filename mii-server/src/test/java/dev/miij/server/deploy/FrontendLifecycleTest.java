@@ -35,7 +35,6 @@ class FrontendLifecycleTest {
 
     @BeforeEach
     void isolate() {
-        TestFixtures.checkJackson();
         System.setProperty(Registry.PROPERTY, stateDir.toString());
         System.setProperty(Deployment.WATCH_PID, String.valueOf(ProcessHandle.current().pid()));
     }
