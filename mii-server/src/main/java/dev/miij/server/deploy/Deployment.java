@@ -7,10 +7,12 @@ import dev.miij.server.grpc.BackendPool;
 import dev.miij.server.grpc.BalancerServer;
 import dev.miij.server.grpc.ReplicatedService;
 import dev.miij.server.grpc.Router;
+import dev.miij.server.http.HttpFrontend;
 import dev.miij.tokenizer.Tokenizer;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -48,7 +50,7 @@ public final class Deployment {
 
     private static final Logger LOG = Logger.getLogger(Deployment.class.getName());
     private static final long HEALTH_PERIOD_MILLIS = 1000;
-    private static final long DRAIN_MILLIS = 5000;
+    private static final long DRAIN_MILLIS = 4500;
     private static final long REPLICA_GRACE_MILLIS = 2000;
     // How long a request waits for a replica when none is up (one is being restarted).
     private static final long WAIT_FOR_REPLICA_MILLIS = 30_000;
@@ -66,7 +68,7 @@ public final class Deployment {
     private BackendPool pool;
     private Router router;
     private BalancerServer balancer;
-    private AutoCloseable http;
+    private HttpFrontend http;
     private GenerationService service;
     private RegistryEntry entry;
     private volatile boolean ready;
@@ -111,16 +113,17 @@ public final class Deployment {
             LOG.info("Terminate requested");
             shutdown();
         });
+        if (spec.enableRestfulApi()) {
+            // Up before the replicas, so that /healthz answers 503 (not "connection refused") while they load.
+            http = RestfulApi.start(service, spec, () -> ready && !closing);
+        }
         ProcessHandle self = ProcessHandle.current();
         synchronized (this) {
             entry = new RegistryEntry(spec.name(), spec.model(), spec.host(), balancer.port(),
-                    spec.enableRestfulApi() ? spec.restfulApiPort() : null, self.pid(), Registry.startOf(self), ports,
+                    http == null ? null : http.port(), self.pid(), Registry.startOf(self), ports,
                     ports.stream().map(p -> -1L).toList(), Instant.now().toString(), false,
                     logFile == null ? null : logFile.toString());
             registry.write(entry);
-        }
-        if (spec.enableRestfulApi()) {
-            http = RestfulApi.start(service, spec, () -> ready && !closing);
         }
         startReplicas(ports);
         awaitReplicas();
@@ -255,7 +258,8 @@ public final class Deployment {
             if (balancer != null) {
                 balancer.stopAccepting();
             }
-            closeHttp();
+            // The HTTP server drains its requests while the router drains the gRPC ones: one budget for both.
+            Thread httpClosing = Thread.ofPlatform().name("mii-http-close").start(this::closeHttp);
             if (router != null) {
                 router.close();
                 if (router.inFlight() > 0) {
@@ -266,8 +270,12 @@ public final class Deployment {
                             + " ms; cutting them");
                 }
             }
+            httpClosing.join(DRAIN_MILLIS + 1000);
             if (balancer != null) {
                 balancer.stopNow();
+            }
+            if (pool != null) {
+                pool.stopHealthChecks(); // replicas going down now is expected, not news
             }
             stopReplicas();
         } catch (InterruptedException e) {
@@ -297,8 +305,8 @@ public final class Deployment {
     private void closeHttp() {
         if (http != null) {
             try {
-                http.close();
-            } catch (Exception e) {
+                http.close(Duration.ofMillis(DRAIN_MILLIS));
+            } catch (RuntimeException e) {
                 LogSetup.log(LOG, Level.WARNING, "stopping the HTTP front end: " + e);
             }
         }

@@ -149,11 +149,16 @@ public final class BackendPool implements AutoCloseable {
         }, Runnable::run);
     }
 
-    @Override
-    public synchronized void close() {
+    /** Stops the periodic health checks (when the replicas are being stopped on purpose). */
+    public synchronized void stopHealthChecks() {
         if (checks != null) {
             checks.cancel(false);
         }
+    }
+
+    @Override
+    public synchronized void close() {
+        stopHealthChecks();
         backends.forEach(Backend::close);
     }
 }

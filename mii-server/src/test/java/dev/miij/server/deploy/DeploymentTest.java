@@ -28,6 +28,10 @@ import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.health.v1.HealthGrpc;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -101,7 +105,7 @@ class DeploymentTest {
         name = "it-" + ProcessHandle.current().pid();
         try {
             client = Mii.serve(TestFixtures.LLAMA2.toString(), DeploymentOptions.defaults().withDeploymentName(name)
-                    .withReplicaNum(2).withPortNumber(0).withEngine(engine()));
+                    .withReplicaNum(2).withPortNumber(0).withRestfulApi(true, "127.0.0.1", 0).withEngine(engine()));
         } finally {
             new Registry(stateDir).find(name).ifPresent(DeploymentTest::remember);
         }
@@ -171,6 +175,7 @@ class DeploymentTest {
     void theRegistryDescribesTheRunningProcesses() {
         assertTrue(entry.ready());
         assertEquals(2, entry.replicas());
+        assertTrue(entry.restfulApiPort() != null && entry.restfulApiPort() > 0, "the HTTP port actually bound");
         assertTrue(alive(entry.pid()));
         entry.replicaPids().forEach(p -> assertTrue(alive(p), "replica pid " + p));
         assertEquals(List.of(name), new Registry(stateDir).list().stream().map(RegistryEntry::name).toList());
@@ -291,8 +296,33 @@ class DeploymentTest {
     record Outcome(long sentNanos, Throwable error) {
     }
 
+    static HttpResponse<String> http(String method, String path, String body) throws Exception {
+        HttpRequest.Builder r = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + entry.restfulApiPort() + path))
+                .timeout(java.time.Duration.ofSeconds(30));
+        r = body == null ? r.GET() : r.method(method, HttpRequest.BodyPublishers.ofString(body))
+                .header("Content-Type", "application/json");
+        try (HttpClient c = HttpClient.newHttpClient()) {
+            return c.send(r.build(), HttpResponse.BodyHandlers.ofString());
+        }
+    }
+
     @Test
     @Order(7)
+    void theHttpFrontEndServesThroughTheReplicas() throws Exception {
+        assertEquals(200, http("GET", "/healthz", null).statusCode());
+        HttpResponse<String> rest = http("POST", "/mii/" + name,
+                "{\"prompts\": [\"Hello\"], \"max_new_tokens\": 24, \"do_sample\": false, \"ignore_eos\": true}");
+        assertEquals(200, rest.statusCode(), rest.body());
+        JsonNode answer = new com.fasterxml.jackson.databind.ObjectMapper().readTree(rest.body());
+        assertEquals(expected.get("Hello"), answer.get(0).get("generated_text").asText());
+        String metrics = http("GET", "/metrics", null).body();
+        assertTrue(metrics.contains("mii_replica_up{replica=\"0\"} 1"), metrics);
+        assertTrue(metrics.contains("mii_replica_up{replica=\"1\"} 1"), metrics);
+        assertTrue(metrics.contains("mii_generation_tokens_total{replica=\"1\"}"), metrics);
+    }
+
+    @Test
+    @Order(8)
     void aKilledReplicaIsRestartedAndRequestsSentAfterTheKillDoNotFail() throws Exception {
         long victim = entry.replicaPids().getFirst();
         int victimPort = entry.replicaPorts().getFirst();
@@ -381,7 +411,7 @@ class DeploymentTest {
     }
 
     @Test
-    @Order(8)
+    @Order(9)
     void terminateStopsEveryProcessWithinTenSeconds() throws Exception {
         List<Long> all = new ArrayList<>(pids);
         long start = System.nanoTime();
