@@ -69,7 +69,8 @@ class ServeCommandTest {
                 // If this JVM dies before cleaning up, the deployment stops itself.
                 "-D" + Deployment.WATCH_PID + "=" + ProcessHandle.current().pid(), "-cp", System.getProperty("java.class.path"),
                 MiiCommand.class.getName(), "serve", FIXTURE.toString(), "--deployment-name", name, "--port", "0",
-                "--replica-num", "1", "--kv-block-size", "16", "--num-kv-blocks", "32"));
+                "--replica-num", "1", "--kv-block-size", "16", "--num-kv-blocks", "32",
+                "--enable-restful-api", "--restful-api-port", "0"));
         serve = new ProcessBuilder(cmd).redirectError(stateDir.resolve("serve.err").toFile()).start();
         BufferedReader out = new BufferedReader(new InputStreamReader(serve.getInputStream(), StandardCharsets.UTF_8));
         CompletableFuture<String> ready = CompletableFuture.supplyAsync(() -> {
@@ -95,6 +96,17 @@ class ServeCommandTest {
         }
     }
 
+    /** GET /healthz's status, or -1 when nothing listens. */
+    static int healthz(int port) throws InterruptedException {
+        try (java.net.http.HttpClient c = java.net.http.HttpClient.newHttpClient()) {
+            return c.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + port + "/healthz"))
+                    .timeout(java.time.Duration.ofSeconds(10)).build(), java.net.http.HttpResponse.BodyHandlers.discarding())
+                    .statusCode();
+        } catch (IOException e) {
+            return -1;
+        }
+    }
+
     static boolean alive(long pid) {
         return ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
     }
@@ -104,6 +116,9 @@ class ServeCommandTest {
         String name = "cli-" + ProcessHandle.current().pid();
         String ready = startServe(name);
         assertTrue(ready.contains("1 replica"), ready);
+        int httpPort = new Registry(stateDir).find(name).orElseThrow().restfulApiPort();
+        assertTrue(ready.endsWith("HTTP http://127.0.0.1:" + httpPort), ready);
+        assertEquals(200, healthz(httpPort));
 
         Run list = GenerateCommandTest.run("list");
         assertEquals(0, list.exit(), list.err());
@@ -143,6 +158,7 @@ class ServeCommandTest {
         assertEquals(0, serve.exitValue(), stderr());
         assertTrue(pids.stream().noneMatch(ServeCommandTest::alive), "processes left: " + pids);
         assertTrue(stderr().contains("deployment " + name + " stopped"), stderr());
+        assertEquals(-1, healthz(httpPort), "the HTTP front end is gone too");
         Run again = GenerateCommandTest.run("terminate", name);
         assertEquals(1, again.exit());
         assertFalse(GenerateCommandTest.run("list").out().contains(name));
