@@ -67,7 +67,7 @@ final class ClientCommand implements Callable<Integer> {
     @Option(names = "--stream", description = "Print text as it is generated (one prompt at a time).")
     boolean stream;
 
-    @Option(names = "--json", description = "Print one JSON array of responses on stdout, nothing else (no token_ids: MII's wire format has none).")
+    @Option(names = "--json", description = "Print one JSON array of responses on stdout, nothing else.")
     boolean json;
 
     @Option(names = "--debug", description = "Show stack traces on errors.")
@@ -97,7 +97,7 @@ final class ClientCommand implements Callable<Integer> {
             }
             List<Response> responses = client.generate(prompts, options);
             if (json) {
-                out.println(toJson(responses));
+                out.println(GenerateCommand.toJson(responses));
             } else {
                 responses.forEach(r -> out.println(r.generatedText()));
             }
@@ -113,23 +113,6 @@ final class ClientCommand implements Callable<Integer> {
                 throw re;
             }
             throw e;
-        }
-    }
-
-    static String toJson(List<Response> responses) {
-        List<Map<String, Object>> rows = new ArrayList<>();
-        for (Response r : responses) {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("generated_text", r.generatedText());
-            m.put("prompt_length", r.promptLength());
-            m.put("generated_length", r.generatedLength());
-            m.put("finish_reason", r.finishReason().wireName());
-            rows.add(m);
-        }
-        try {
-            return new ObjectMapper().writeValueAsString(rows);
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new MiiException(MiiException.Kind.INTERNAL, "could not write JSON", e);
         }
     }
 }

@@ -99,7 +99,7 @@ public final class ReplicaService extends ModelResponseGrpc.ModelResponseImplBas
             GenerationOptions options = WireKwargs.parse(request.getQueryKwargsMap(), defaultMaxLength);
             if (options.returnFullText()) {
                 // The engine streams generated text only; send the prompt first so the pieces add up to the full text.
-                out.onNext(WireReplies.piece(prompts.getFirst(), 0, 0));
+                out.onNext(WireReplies.piece(prompts.getFirst(), 0, 0, new int[0]));
             }
             long start = System.nanoTime();
             GenerationService.Stream st = s.stream(prompts.getFirst(), options, new StreamListener() {
@@ -108,8 +108,8 @@ public final class ReplicaService extends ModelResponseGrpc.ModelResponseImplBas
                 @Override
                 public void onText(String text, int[] tokenIds) {
                     generated += tokenIds.length;
-                    if (!text.isEmpty()) {
-                        out.onNext(WireReplies.piece(text, 0, generated));
+                    if (!text.isEmpty() || tokenIds.length > 0) {
+                        out.onNext(WireReplies.piece(text, 0, generated, tokenIds));
                     }
                 }
 
@@ -121,7 +121,7 @@ public final class ReplicaService extends ModelResponseGrpc.ModelResponseImplBas
                     }
                     // The last message carries no new text, only the finish reason and the final counts.
                     SingleGenerationReply last = WireReplies.of(response, (System.nanoTime() - start) / 1e9)
-                            .toBuilder().setResponse("").build();
+                            .toBuilder().setResponse("").clearTokenIds().build();
                     out.onNext(MultiGenerationReply.newBuilder().addResponse(last).build());
                     out.onCompleted();
                 }

@@ -18,6 +18,7 @@ final class ReplyStream implements StreamObserver<MultiGenerationReply> {
     private final StreamListener listener;
     private final CompletableFuture<Response> result = new CompletableFuture<>();
     private final StringBuilder text = new StringBuilder();
+    private final List<Integer> tokenIds = new java.util.ArrayList<>();
     private SingleGenerationReply last = SingleGenerationReply.getDefaultInstance();
     private volatile boolean cancelled;
 
@@ -38,9 +39,13 @@ final class ReplyStream implements StreamObserver<MultiGenerationReply> {
     public void onNext(MultiGenerationReply reply) {
         for (SingleGenerationReply r : reply.getResponseList()) {
             last = r;
-            if (!r.getResponse().isEmpty()) {
+            int[] ids = r.getTokenIdsList().stream().mapToInt(Long::intValue).toArray();
+            for (int id : ids) {
+                tokenIds.add(id);
+            }
+            if (!r.getResponse().isEmpty() || ids.length > 0) {
                 text.append(r.getResponse());
-                listener.onText(r.getResponse(), new int[0]);
+                listener.onText(r.getResponse(), ids);
             }
         }
     }
@@ -49,7 +54,7 @@ final class ReplyStream implements StreamObserver<MultiGenerationReply> {
     public void onError(Throwable t) {
         if (cancelled) {
             finish(new Response(text.toString(), (int) last.getPromptTokens(), (int) last.getGeneratedTokens(),
-                    Response.FinishReason.CANCELLED, List.of()));
+                    Response.FinishReason.CANCELLED, tokenIds));
             return;
         }
         Throwable e = GrpcStatus.toMii(t);
@@ -62,7 +67,8 @@ final class ReplyStream implements StreamObserver<MultiGenerationReply> {
 
     @Override
     public void onCompleted() {
-        finish(WireReplies.toResponse(text.toString(), last));
+        Response r = WireReplies.toResponse(text.toString(), last);
+        finish(new Response(r.generatedText(), r.promptLength(), r.generatedLength(), r.finishReason(), tokenIds));
     }
 
     private void finish(Response r) {

@@ -31,12 +31,17 @@ public final class WireReplies {
                 .setGeneratedTokens(r.generatedLength())
                 .setTimeTaken((float) seconds)
                 .setModelTimeTaken((float) seconds)
+                .addAllTokenIds(r.tokenIds().stream().map(Integer::longValue).toList())
                 .build();
     }
 
     /** One streamed piece of text: not finished yet, with the token counts so far. */
-    public static MultiGenerationReply piece(String text, int promptTokens, int generatedTokens) {
-        return MultiGenerationReply.newBuilder().addResponse(SingleGenerationReply.newBuilder()
+    public static MultiGenerationReply piece(String text, int promptTokens, int generatedTokens, int[] tokenIds) {
+        SingleGenerationReply.Builder b = SingleGenerationReply.newBuilder();
+        for (int id : tokenIds) {
+            b.addTokenIds(id);
+        }
+        return MultiGenerationReply.newBuilder().addResponse(b
                 .setResponse(text)
                 .setFinishReason(NOT_FINISHED)
                 .setPromptTokens(promptTokens)
@@ -58,7 +63,7 @@ public final class WireReplies {
     /** A response with {@code text} and the counts and finish reason of {@code last}. */
     public static Response toResponse(String text, SingleGenerationReply last) {
         return new Response(text, (int) last.getPromptTokens(), (int) last.getGeneratedTokens(),
-                finishReason(last.getFinishReason()), List.of());
+                finishReason(last.getFinishReason()), last.getTokenIdsList().stream().map(Long::intValue).toList());
     }
 
     public static Response.FinishReason finishReason(String wire) {

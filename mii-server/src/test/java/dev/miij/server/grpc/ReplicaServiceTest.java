@@ -98,6 +98,8 @@ class ReplicaServiceTest {
             c.get("greedy_ids").forEach(id -> reference.add(id.asInt()));
             assertEquals(reference.subList(0, NEW_TOKENS), local.get(i).tokenIds(), "pipeline vs transformers, case " + i);
             assertEquals(local.get(i).generatedText(), r.getResponse(), "case " + i);
+            assertEquals(reference.subList(0, NEW_TOKENS), r.getTokenIdsList().stream().map(Long::intValue).toList(),
+                    "token ids over gRPC, case " + i);
             assertEquals(c.get("prompt_ids").size(), r.getPromptTokens());
             assertEquals(NEW_TOKENS, r.getGeneratedTokens());
             assertEquals("length", r.getFinishReason());
@@ -112,14 +114,17 @@ class ReplicaServiceTest {
         StringBuilder text = new StringBuilder();
         List<String> reasons = new ArrayList<>();
         SingleGenerationReply last = null;
+        List<Long> ids = new ArrayList<>();
         int pieces = 0;
         while (it.hasNext()) {
             last = it.next().getResponse(0);
+            ids.addAll(last.getTokenIdsList());
             text.append(last.getResponse());
             reasons.add(last.getFinishReason());
             pieces++;
         }
         assertEquals(full, text.toString());
+        assertEquals(pipeline.generate(prompt, greedy()).tokenIds(), ids.stream().map(Long::intValue).toList());
         assertTrue(pieces > 5, "streams piece by piece, got " + pieces);
         assertEquals("length", reasons.getLast());
         assertTrue(reasons.subList(0, reasons.size() - 1).stream().allMatch(WireReplies.NOT_FINISHED::equals));
