@@ -5,20 +5,26 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * The CPU kernels the forward pass calls. Activations are FP32 arrays, row-major; weights are
- * {@link WeightMatrix} views of checkpoint bytes (F32, F16 or BF16), converted to FP32 in registers.
- * All accumulation is FP32.
+ * {@link WeightMatrix} views of checkpoint bytes (F32, F16 or BF16, any alignment), converted to
+ * FP32 in registers. All accumulation is FP32.
  *
- * <p>{@link #matmul} runs on the {@link CpuParallel} pool: up to {@link #GEMV_MAX_ROWS} activation
- * rows use the bandwidth-bound matrix-vector kernels ({@link MatVec}), more rows the tiled
- * matrix-matrix kernel ({@link MatMulTiled}). The other kernels are single-threaded.
+ * <p>{@link #matmul} runs on the {@link CpuParallel} pool (threads: {@code mii.threads}, default the
+ * available processors), so weight segments must be readable from any thread (a shared, global or
+ * automatic arena, as file mappings are). Up to {@link #GEMV_MAX_ROWS} activation rows use the
+ * bandwidth-bound matrix-vector kernels ({@link MatVec}); more rows use the tiled matrix-matrix
+ * kernel ({@link MatMulTiled}). The other kernels are single-threaded. Reusable scratch buffers
+ * are kept per calling thread, so different threads may call concurrently (their pool jobs then run
+ * one after the other, or inline).
  */
 public final class CpuKernels {
 
     /** Above this many activation rows, matmul switches to the tiled kernel. */
     static final int GEMV_MAX_ROWS = Integer.getInteger("mii.gemv.maxRows", 4);
 
-    /** For one activation row, BF16 matrices with at least this many columns use 4-row interleaving. */
+    /** For one activation row, BF16 and F16 matrices with this many columns or more read four rows at once. */
     static final int BF16_INTERLEAVE_MIN_IN = Integer.getInteger("mii.gemv.interleaveMinIn", 4096);
+
+    static final int GEMV_ITEMS_PER_THREAD = Integer.getInteger("mii.gemv.itemsPerThread", 8);
 
     private CpuKernels() {
     }
@@ -143,6 +149,8 @@ public final class CpuKernels {
     /** The parallel matrix-vector job: each item is a contiguous block of output rows. */
     static final class MatVecJob implements CpuParallel.Job {
         private static final ThreadLocal<MatVecJob> JOBS = ThreadLocal.withInitial(MatVecJob::new);
+        /** Per executing thread: an F16 row chunk converted to FP32. */
+        private static final ThreadLocal<float[]> F16_TMP = ThreadLocal.withInitial(() -> new float[4 * MatVec.F16_CHUNK]);
 
         private float[] x;
         private int rows;
@@ -154,6 +162,7 @@ public final class CpuKernels {
         private int out;
         private int chunk;
         private boolean interleave;
+        private float[] xd = new float[0]; // x rearranged for the BF16 kernels
 
         static void run(float[] x, int rows, WeightMatrix w, float[] bias, float[] y) {
             MatVecJob j = JOBS.get();
@@ -165,10 +174,17 @@ public final class CpuKernels {
             j.out = w.outDim();
             j.bias = bias;
             j.y = y;
-            j.interleave = rows == 1 && j.dtype == DType.BF16 && j.in >= BF16_INTERLEAVE_MIN_IN;
-            // A few items per thread lets a thread that got its core back take over another's work;
-            // items are multiples of 4 rows for the interleaved kernel.
-            int items = CpuParallel.threads() == 1 ? 1 : CpuParallel.threads() * 4;
+            j.interleave = j.in >= BF16_INTERLEAVE_MIN_IN;
+            if (rows == 1 && j.dtype == DType.BF16) {
+                if (j.xd.length < j.in) {
+                    j.xd = new float[j.in];
+                }
+                MatVec.deinterleave(x, 0, j.in, j.xd);
+            }
+            // Several items per thread: a thread that gets ahead (the other lost its core for a
+            // while) takes more, and the last item, run by one thread alone, is short. Items are
+            // multiples of 4 rows for the four-row kernel.
+            int items = CpuParallel.threads() == 1 ? 1 : CpuParallel.threads() * GEMV_ITEMS_PER_THREAD;
             j.chunk = Math.max(16, ((j.out + items - 1) / items + 3) & -4);
             try {
                 CpuParallel.run((j.out + j.chunk - 1) / j.chunk, j);
@@ -206,16 +222,22 @@ public final class CpuKernels {
                 case BF16 -> {
                     if (interleave) {
                         for (; o + 4 <= o1; o += 4) {
-                            MatVec.dot4Bf16(seg, o * rowBytes, rowBytes, x, 0, in, y, o);
+                            MatVec.dot4Bf16(seg, o * rowBytes, rowBytes, xd, in, y, o);
                         }
                     }
                     for (; o < o1; o++) {
-                        y[o] = MatVec.dotBf16(seg, o * rowBytes, x, 0, in);
+                        y[o] = MatVec.dotBf16(seg, o * rowBytes, xd, in);
                     }
                 }
                 case F16 -> {
+                    float[] tmp = F16_TMP.get();
+                    if (interleave) {
+                        for (; o + 4 <= o1; o += 4) {
+                            MatVec.dot4F16(seg, o * rowBytes, rowBytes, x, 0, in, y, o, tmp);
+                        }
+                    }
                     for (; o < o1; o++) {
-                        y[o] = MatVec.dotF16(seg, o * rowBytes, x, 0, in);
+                        y[o] = MatVec.dotF16(seg, o * rowBytes, x, 0, in, tmp);
                     }
                 }
                 default -> {
@@ -229,6 +251,7 @@ public final class CpuKernels {
         /** 2..GEMV_MAX_ROWS activation rows, four at a time against each weight row. */
         private void many(int o0, int o1) {
             long rowBytes = (long) in * dtype.bytes();
+            float[] tmp = dtype == DType.F16 ? F16_TMP.get() : null;
             for (int r = 0; r < rows; r += 4) {
                 int n = Math.min(4, rows - r);
                 // Fewer than four rows repeat the last one; the duplicate sums land on the same slot.
@@ -239,7 +262,7 @@ public final class CpuKernels {
                     long off = o * rowBytes;
                     switch (dtype) {
                         case BF16 -> MatVec.dotBf16x4(seg, off, x, x0, x1, x2, x3, in, y, y0 + o, y1 + o, y2 + o, y3 + o);
-                        case F16 -> MatVec.dotF16x4(seg, off, x, x0, x1, x2, x3, in, y, y0 + o, y1 + o, y2 + o, y3 + o);
+                        case F16 -> MatVec.dotF16x4(seg, off, x, x0, x1, x2, x3, in, y, y0 + o, y1 + o, y2 + o, y3 + o, tmp);
                         default -> MatVec.dotF32x4(seg, off, x, x0, x1, x2, x3, in, y, y0 + o, y1 + o, y2 + o, y3 + o);
                     }
                 }
