@@ -139,8 +139,10 @@ public final class ClosedLoop {
         long[] all = new long[total];
         int at = 0;
         for (int c = 0; c < concurrency; c++) {
-            System.arraycopy(samples[c], 0, all, at, counts[c]);
-            at += counts[c];
+            if (samples[c] != null) {
+                System.arraycopy(samples[c], 0, all, at, counts[c]);
+                at += counts[c];
+            }
         }
         Map<String, Integer> errorKinds = new LinkedHashMap<>();
         kinds.entrySet().stream().sorted((a, b) -> b.getValue().get() - a.getValue().get())
