@@ -23,11 +23,12 @@ import java.util.SplittableRandom;
  * runs several rounds; the table shows the best round and the median, since other processes on the
  * machine can take a core at any time.
  *
- * <p>Usage: {@code KernelBench [--bw GB/s] [--decode] [--prefill] [--rounds N] [--dtypes BF16,F16,F32]}.
+ * <p>Usage: {@code KernelBench [--bw GB/s] [--decode] [--prefill] [--rounds N] [--dtypes BF16,F16,F32]
+ * [--shape OUTxIN ...]} (--shape limits the decode table to the given shapes).
  */
 public final class KernelBench {
 
-    private static final long ROTATE_BYTES = 384L << 20;
+    private static final long ROTATE_BYTES = 1L << 30;
     private static volatile float sink;
 
     private KernelBench() {
@@ -59,17 +60,25 @@ public final class KernelBench {
         return ws;
     }
 
+    /** Random non-zero values; a random 1 MiB block repeated, which is as good as fully random for timing. */
     static void fill(MemorySegment m, DType t, SplittableRandom rnd) {
-        long n = m.byteSize() / t.bytes();
+        long blockBytes = Math.min(m.byteSize(), 1 << 20);
+        long n = blockBytes / t.bytes();
         ValueLayout.OfShort sh = ValueLayout.JAVA_SHORT.withOrder(ByteOrder.LITTLE_ENDIAN);
         ValueLayout.OfFloat fl = ValueLayout.JAVA_FLOAT.withOrder(ByteOrder.LITTLE_ENDIAN);
         for (long i = 0; i < n; i++) {
             float f = (float) (rnd.nextDouble() - 0.5) * 0.1f;
+            if (f == 0f) {
+                f = 1e-3f;
+            }
             switch (t) {
                 case BF16 -> m.set(sh, 2 * i, (short) (Float.floatToRawIntBits(f) >>> 16));
                 case F16 -> m.set(sh, 2 * i, Float.floatToFloat16(f));
                 default -> m.set(fl, 4 * i, f);
             }
+        }
+        for (long o = blockBytes; o < m.byteSize(); o += blockBytes) {
+            MemorySegment.copy(m, 0, m, o, Math.min(blockBytes, m.byteSize() - o));
         }
     }
 
@@ -82,10 +91,23 @@ public final class KernelBench {
         return a;
     }
 
-    /** Seconds per matmul call over {@code rounds} rounds (each over all copies): [best, median]. */
-    static double[] time(WeightMatrix[] ws, int rows, float[] x, float[] y, int rounds, double minRoundSec) {
+    /**
+     * Seconds per matmul call in each of {@code rounds} rounds (each over all copies, at least
+     * {@code minRoundSec}). When {@code sumSec} is given, every round is preceded by a plain read
+     * of the same weight bytes with all threads (the bandwidth roofline for that data, taken moments
+     * before), and its seconds per matrix go to {@code sumSec[round]}.
+     */
+    static double[] time(WeightMatrix[] ws, int rows, float[] x, float[] y, int rounds, double minRoundSec,
+            double[] sumSec) {
         double[] per = new double[rounds];
         for (int r = 0; r < rounds; r++) {
+            if (sumSec != null) {
+                double t = 0;
+                for (WeightMatrix w : ws) {
+                    t += MemoryBandwidth.readSeconds(w.data());
+                }
+                sumSec[r] = t / ws.length;
+            }
             long calls = 0;
             long t0 = System.nanoTime();
             long dt;
@@ -99,9 +121,21 @@ public final class KernelBench {
             per[r] = dt / 1e9 / calls;
         }
         sink += y[0];
-        double[] s = per.clone();
+        return per;
+    }
+
+    static double median(double[] a) {
+        double[] s = a.clone();
         Arrays.sort(s);
-        return new double[] {s[0], s[rounds / 2]};
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+
+    static double min(double[] a) {
+        return Arrays.stream(a).min().orElse(Double.NaN);
+    }
+
+    static double max(double[] a) {
+        return Arrays.stream(a).max().orElse(Double.NaN);
     }
 
     /** Compiles every matmul path with enough calls on small shapes for C2 to finish. */
@@ -127,12 +161,17 @@ public final class KernelBench {
         boolean prefill = false;
         int rounds = 9;
         List<DType> dtypes = new ArrayList<>(List.of(DType.BF16));
+        List<Shape> only = new ArrayList<>();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--bw" -> bw = Double.parseDouble(args[++i]);
                 case "--decode" -> decode = true;
                 case "--prefill" -> prefill = true;
                 case "--rounds" -> rounds = Integer.parseInt(args[++i]);
+                case "--shape" -> {
+                    String[] p = args[++i].split("x");
+                    only.add(new Shape(args[i], Integer.parseInt(p[0]), Integer.parseInt(p[1]), 1));
+                }
                 case "--dtypes" -> {
                     dtypes.clear();
                     for (String s : args[++i].split(",")) {
@@ -145,35 +184,61 @@ public final class KernelBench {
         if (!decode && !prefill) {
             decode = prefill = true;
         }
-        System.out.printf("threads %d (mii.threads), %s%n", CpuParallel.threads(), System.getProperty("java.vm.version"));
-        if (bw <= 0) {
-            MemoryBandwidth.Result r = MemoryBandwidth.measure(1024, 10);
-            bw = r.best();
-            System.out.println("measured read bandwidth: " + r);
-        } else {
-            System.out.printf("read bandwidth given: %.2f GB/s%n", bw);
-        }
+        System.out.printf("threads %d (mii.threads), JDK %s%n", CpuParallel.threads(), System.getProperty("java.vm.version"));
         try (Arena arena = Arena.ofShared()) {
+            double[] bwPasses;
+            try (Arena bwArena = Arena.ofShared()) {
+                MemorySegment bwBuf = MemoryBandwidth.buffer(bwArena, 1024);
+                bwPasses = new double[10];
+                for (int i = 0; i < bwPasses.length; i++) {
+                    bwPasses[i] = MemoryBandwidth.pass(bwBuf);
+                }
+            }
+            System.out.printf("read bandwidth (1 GiB sum, %d passes): best %.2f GB/s, median %.2f GB/s%n",
+                    bwPasses.length, max(bwPasses), median(bwPasses));
+            if (bw <= 0) {
+                bw = max(bwPasses);
+            } else {
+                System.out.printf("bandwidth for the %%-of-BW column given: %.2f GB/s%n", bw);
+            }
             warmUp(arena);
             double lmHeadSec = 0;
             if (decode) {
                 System.out.println();
-                System.out.println("decode (rows=1): best [median] of " + rounds + " rounds");
-                System.out.printf("%-5s %-22s %10s %10s %9s %9s%n", "dtype", "shape (in->out)", "us", "GB/s", "% of BW", "median%");
+                System.out.printf("decode (rows=1), %d rounds over >= 1 GiB of weight copies each. Every round is"
+                        + " preceded by a plain%n", rounds);
+                System.out.println("  all-thread read (sum) of the same weight bytes, so noise from other processes hits both alike.");
+                System.out.println("  GB/s: weight bytes / time per call (best round, median round); read: the plain read, median;");
+                System.out.println("  % of read: median over rounds of (read time / matmul time);");
+                System.out.printf("  %% of BW: best round / best 1 GiB bandwidth pass (%.2f GB/s)%n", bw);
+                System.out.printf("%-5s %-16s %9s %8s %8s %8s %10s %8s%n", "dtype", "shape (out x in)", "us", "GB/s",
+                        "median", "read", "% of read", "% of BW");
                 List<Shape> shapes = new ArrayList<>(List.of(LLAMA_1B));
                 shapes.add(LM_HEAD);
+                if (!only.isEmpty()) {
+                    shapes = only;
+                }
                 for (DType t : dtypes) {
                     for (Shape s : shapes) {
-                        WeightMatrix[] ws = matrices(arena, t, s.out, s.in, ROTATE_BYTES, 11);
+                        Arena shapeArena = Arena.ofShared();
+                        WeightMatrix[] ws = matrices(shapeArena, t, s.out, s.in, ROTATE_BYTES, 11);
                         float[] x = randomFloats(s.in, 3);
                         float[] y = new float[s.out];
-                        double[] sec = time(ws, 1, x, y, rounds, 0.05);
+                        double[] readSec = new double[rounds];
+                        double[] sec = time(ws, 1, x, y, rounds, 0.05, readSec);
                         double bytes = (double) s.out * s.in * t.bytes();
-                        System.out.printf("%-5s %-22s %10.1f %10.2f %8.1f%% %8.1f%%%n", t, s.name, sec[0] * 1e6,
-                                bytes / sec[0] / 1e9, 100 * bytes / sec[0] / 1e9 / bw, 100 * bytes / sec[1] / 1e9 / bw);
-                        if (t == DType.BF16 && s == LM_HEAD) {
-                            lmHeadSec = sec[1];
+                        double[] ratio = new double[rounds];
+                        for (int r = 0; r < rounds; r++) {
+                            ratio[r] = readSec[r] / sec[r];
                         }
+                        System.out.printf("%-5s %-16s %9.1f %8.2f %8.2f %8.2f %9.1f%% %7.1f%%%n", t,
+                                s.out + " x " + s.in, min(sec) * 1e6, bytes / min(sec) / 1e9,
+                                bytes / median(sec) / 1e9, bytes / median(readSec) / 1e9, 100 * median(ratio),
+                                100 * bytes / min(sec) / 1e9 / bw);
+                        if (t == DType.BF16 && s.out == LM_HEAD.out && s.in == LM_HEAD.in) {
+                            lmHeadSec = median(sec);
+                        }
+                        shapeArena.close();
                     }
                 }
             }
@@ -188,7 +253,8 @@ public final class KernelBench {
                         WeightMatrix[] ws = matrices(arena, DType.BF16, s.out, s.in, 0, 12);
                         float[] x = randomFloats(rows * s.in, 4);
                         float[] y = new float[rows * s.out];
-                        double[] sec = time(ws, rows, x, y, rounds, 0.1);
+                        double[] per = time(ws, rows, x, y, rounds, 0.1, null);
+                        double[] sec = {min(per), median(per)};
                         double flop = 2.0 * rows * s.out * s.in;
                         System.out.printf("%-5d %-22s %10.3f %10.1f %10.1f%n", rows, s.name, sec[0] * 1e3,
                                 flop / sec[0] / 1e9, flop / sec[1] / 1e9);

@@ -17,8 +17,10 @@ public final class CpuKernels {
     /** Above this many activation rows, matmul switches to the tiled kernel. */
     static final int GEMV_MAX_ROWS = Integer.getInteger("mii.gemv.maxRows", 4);
 
-    /** For one activation row, BF16 matrices with at least this many columns use 4-row interleaving. */
+    /** For one activation row, BF16 matrices with at least this many columns read four rows at once. */
     static final int BF16_INTERLEAVE_MIN_IN = Integer.getInteger("mii.gemv.interleaveMinIn", 4096);
+
+    static final int GEMV_ITEMS_PER_THREAD = Integer.getInteger("mii.gemv.itemsPerThread", 8);
 
     private CpuKernels() {
     }
@@ -154,6 +156,7 @@ public final class CpuKernels {
         private int out;
         private int chunk;
         private boolean interleave;
+        private float[] xd = new float[0]; // x rearranged for the BF16 kernels
 
         static void run(float[] x, int rows, WeightMatrix w, float[] bias, float[] y) {
             MatVecJob j = JOBS.get();
@@ -165,10 +168,17 @@ public final class CpuKernels {
             j.out = w.outDim();
             j.bias = bias;
             j.y = y;
-            j.interleave = rows == 1 && j.dtype == DType.BF16 && j.in >= BF16_INTERLEAVE_MIN_IN;
-            // A few items per thread lets a thread that got its core back take over another's work;
-            // items are multiples of 4 rows for the interleaved kernel.
-            int items = CpuParallel.threads() == 1 ? 1 : CpuParallel.threads() * 4;
+            j.interleave = j.in >= BF16_INTERLEAVE_MIN_IN;
+            if (rows == 1 && j.dtype == DType.BF16) {
+                if (j.xd.length < j.in) {
+                    j.xd = new float[j.in];
+                }
+                MatVec.deinterleave(x, 0, j.in, j.xd);
+            }
+            // Several items per thread: a thread that gets ahead (the other lost its core for a
+            // while) takes more, and the last item, run by one thread alone, is short. Items are
+            // multiples of 4 rows for the four-row kernel.
+            int items = CpuParallel.threads() == 1 ? 1 : CpuParallel.threads() * GEMV_ITEMS_PER_THREAD;
             j.chunk = Math.max(16, ((j.out + items - 1) / items + 3) & -4);
             try {
                 CpuParallel.run((j.out + j.chunk - 1) / j.chunk, j);
@@ -206,11 +216,11 @@ public final class CpuKernels {
                 case BF16 -> {
                     if (interleave) {
                         for (; o + 4 <= o1; o += 4) {
-                            MatVec.dot4Bf16(seg, o * rowBytes, rowBytes, x, 0, in, y, o);
+                            MatVec.dot4Bf16(seg, o * rowBytes, rowBytes, xd, in, y, o);
                         }
                     }
                     for (; o < o1; o++) {
-                        y[o] = MatVec.dotBf16(seg, o * rowBytes, x, 0, in);
+                        y[o] = MatVec.dotBf16(seg, o * rowBytes, xd, in);
                     }
                 }
                 case F16 -> {

@@ -30,6 +30,9 @@ public final class CpuParallel {
     /** How long an idle worker spins before it parks. */
     private static final long SPIN_NANOS = Long.getLong("mii.spinMicros", 200) * 1000L;
 
+    /** How long a caller spins for other threads' items before it starts yielding its core. */
+    private static final long YIELD_AFTER_NANOS = 50_000;
+
     private static final CpuParallel POOL = new CpuParallel(defaultThreads());
 
     private final int threads;
@@ -95,13 +98,20 @@ public final class CpuParallel {
                 }
             }
             int done = work(e, j, n);
-            // Wait for items other threads claimed; they are running, so spin rather than park.
+            // Wait for items other threads claimed. They are running, so spin; but when this takes
+            // long, the thread holding the last item has likely lost its core to another process,
+            // and yielding gives it a chance to run here.
+            long waitStart = 0;
             int spins = 0;
             while (completed.get() + done < n) {
                 Thread.onSpinWait();
-                if (++spins > 1 << 16) {
-                    Thread.yield(); // another process may hold the worker's core
-                    spins = 0;
+                if ((++spins & 127) == 0) {
+                    long now = System.nanoTime();
+                    if (waitStart == 0) {
+                        waitStart = now;
+                    } else if (now - waitStart > YIELD_AFTER_NANOS) {
+                        Thread.yield();
+                    }
                 }
             }
             Throwable f = failure;
