@@ -17,7 +17,7 @@ public final class CpuKernels {
     /** Above this many activation rows, matmul switches to the tiled kernel. */
     static final int GEMV_MAX_ROWS = Integer.getInteger("mii.gemv.maxRows", 4);
 
-    /** For one activation row, BF16 matrices with at least this many columns read four rows at once. */
+    /** For one activation row, BF16 and F16 matrices with this many columns or more read four rows at once. */
     static final int BF16_INTERLEAVE_MIN_IN = Integer.getInteger("mii.gemv.interleaveMinIn", 4096);
 
     static final int GEMV_ITEMS_PER_THREAD = Integer.getInteger("mii.gemv.itemsPerThread", 8);
@@ -145,6 +145,8 @@ public final class CpuKernels {
     /** The parallel matrix-vector job: each item is a contiguous block of output rows. */
     static final class MatVecJob implements CpuParallel.Job {
         private static final ThreadLocal<MatVecJob> JOBS = ThreadLocal.withInitial(MatVecJob::new);
+        /** Per executing thread: an F16 row chunk converted to FP32. */
+        private static final ThreadLocal<float[]> F16_TMP = ThreadLocal.withInitial(() -> new float[4 * MatVec.F16_CHUNK]);
 
         private float[] x;
         private int rows;
@@ -224,8 +226,14 @@ public final class CpuKernels {
                     }
                 }
                 case F16 -> {
+                    float[] tmp = F16_TMP.get();
+                    if (interleave) {
+                        for (; o + 4 <= o1; o += 4) {
+                            MatVec.dot4F16(seg, o * rowBytes, rowBytes, x, 0, in, y, o, tmp);
+                        }
+                    }
                     for (; o < o1; o++) {
-                        y[o] = MatVec.dotF16(seg, o * rowBytes, x, 0, in);
+                        y[o] = MatVec.dotF16(seg, o * rowBytes, x, 0, in, tmp);
                     }
                 }
                 default -> {
@@ -239,6 +247,7 @@ public final class CpuKernels {
         /** 2..GEMV_MAX_ROWS activation rows, four at a time against each weight row. */
         private void many(int o0, int o1) {
             long rowBytes = (long) in * dtype.bytes();
+            float[] tmp = dtype == DType.F16 ? F16_TMP.get() : null;
             for (int r = 0; r < rows; r += 4) {
                 int n = Math.min(4, rows - r);
                 // Fewer than four rows repeat the last one; the duplicate sums land on the same slot.
@@ -249,7 +258,7 @@ public final class CpuKernels {
                     long off = o * rowBytes;
                     switch (dtype) {
                         case BF16 -> MatVec.dotBf16x4(seg, off, x, x0, x1, x2, x3, in, y, y0 + o, y1 + o, y2 + o, y3 + o);
-                        case F16 -> MatVec.dotF16x4(seg, off, x, x0, x1, x2, x3, in, y, y0 + o, y1 + o, y2 + o, y3 + o);
+                        case F16 -> MatVec.dotF16x4(seg, off, x, x0, x1, x2, x3, in, y, y0 + o, y1 + o, y2 + o, y3 + o, tmp);
                         default -> MatVec.dotF32x4(seg, off, x, x0, x1, x2, x3, in, y, y0 + o, y1 + o, y2 + o, y3 + o);
                     }
                 }

