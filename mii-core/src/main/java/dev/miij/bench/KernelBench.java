@@ -24,7 +24,8 @@ import java.util.SplittableRandom;
  * machine can take a core at any time.
  *
  * <p>Usage: {@code KernelBench [--bw GB/s] [--decode] [--prefill] [--rounds N] [--dtypes BF16,F16,F32]
- * [--shape OUTxIN ...]} (--shape limits the decode table to the given shapes).
+ * [--shape OUTxIN ...] [--rows 16,64,128,512]} (--shape limits the decode table to the given shapes,
+ * --rows the prefill table to the given row counts).
  */
 public final class KernelBench {
 
@@ -162,12 +163,14 @@ public final class KernelBench {
         int rounds = 9;
         List<DType> dtypes = new ArrayList<>(List.of(DType.BF16));
         List<Shape> only = new ArrayList<>();
+        int[] prefillRows = {16, 64, 128, 512};
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--bw" -> bw = Double.parseDouble(args[++i]);
                 case "--decode" -> decode = true;
                 case "--prefill" -> prefill = true;
                 case "--rounds" -> rounds = Integer.parseInt(args[++i]);
+                case "--rows" -> prefillRows = java.util.Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
                 case "--shape" -> {
                     String[] p = args[++i].split("x");
                     only.add(new Shape(args[i], Integer.parseInt(p[0]), Integer.parseInt(p[1]), 1));
@@ -246,7 +249,7 @@ public final class KernelBench {
                 System.out.println();
                 System.out.println("prefill (BF16 weights): best [median] of " + rounds + " rounds");
                 System.out.printf("%-5s %-22s %10s %10s %10s%n", "rows", "shape (in->out)", "ms", "GFLOP/s", "median");
-                for (int rows : new int[] {16, 64, 128, 512}) {
+                for (int rows : prefillRows) {
                     double layerBest = 0;
                     double layerMedian = 0;
                     for (Shape s : LLAMA_1B) {

@@ -5,12 +5,16 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * The CPU kernels the forward pass calls. Activations are FP32 arrays, row-major; weights are
- * {@link WeightMatrix} views of checkpoint bytes (F32, F16 or BF16), converted to FP32 in registers.
- * All accumulation is FP32.
+ * {@link WeightMatrix} views of checkpoint bytes (F32, F16 or BF16, any alignment), converted to
+ * FP32 in registers. All accumulation is FP32.
  *
- * <p>{@link #matmul} runs on the {@link CpuParallel} pool: up to {@link #GEMV_MAX_ROWS} activation
- * rows use the bandwidth-bound matrix-vector kernels ({@link MatVec}), more rows the tiled
- * matrix-matrix kernel ({@link MatMulTiled}). The other kernels are single-threaded.
+ * <p>{@link #matmul} runs on the {@link CpuParallel} pool (threads: {@code mii.threads}, default the
+ * available processors), so weight segments must be readable from any thread (a shared, global or
+ * automatic arena, as file mappings are). Up to {@link #GEMV_MAX_ROWS} activation rows use the
+ * bandwidth-bound matrix-vector kernels ({@link MatVec}); more rows use the tiled matrix-matrix
+ * kernel ({@link MatMulTiled}). The other kernels are single-threaded. Reusable scratch buffers
+ * are kept per calling thread, so different threads may call concurrently (their pool jobs then run
+ * one after the other, or inline).
  */
 public final class CpuKernels {
 
