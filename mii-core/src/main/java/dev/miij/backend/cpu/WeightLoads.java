@@ -59,22 +59,8 @@ final class WeightLoads {
         return Float.intBitsToFloat(s.get(SHORT, off) << 16);
     }
 
-    static float f16Scalar(MemorySegment s, long off) {
-        return Float.float16ToFloat(s.get(SHORT, off));
-    }
-
     static float f32Scalar(MemorySegment s, long off) {
         return s.get(FLOAT, off);
-    }
-
-    /** One element, {@code elem} counted from the start of the segment. */
-    static float scalar(MemorySegment s, DType t, long elem) {
-        return switch (t) {
-            case BF16 -> bf16Scalar(s, elem * 2);
-            case F16 -> f16Scalar(s, elem * 2);
-            case F32 -> f32Scalar(s, elem * 4);
-            default -> throw new IllegalArgumentException("unsupported weight type " + t);
-        };
     }
 
     /** Converts {@code n} elements starting at element {@code elem} into {@code dst[dstOff..]}. */
