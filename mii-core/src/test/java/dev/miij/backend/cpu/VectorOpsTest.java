@@ -222,7 +222,11 @@ class VectorOpsTest {
         float[] expected = new float[100];
         CpuKernels.siluMul(g, u, 100, expected);
         CpuKernels.siluMul(g, u, 100, g);
-        assertEquals(Arrays.toString(expected), Arrays.toString(g));
+        // The same arithmetic, but the Vector API's exp may differ by an ulp between an interpreted and a
+        // compiled call, so compare to a rounding tolerance: what matters is that aliasing is safe.
+        for (int i = 0; i < 100; i++) {
+            assertEquals(expected[i], g[i], 1e-6f * Math.max(1f, Math.abs(expected[i])), "element " + i);
+        }
     }
 
     @Test
