@@ -133,9 +133,9 @@ public final class EngineBench {
         log.printf("prompt, %4d tokens:    %8.2f tokens/s%n", promptTokens, pp);
         List<double[]> conc = new ArrayList<>();
         for (int n : concurrencyLevels) {
-            double t = concurrent(n, 32, 16);
+            double t = concurrent(n, 16, 64);
             conc.add(new double[] {n, t});
-            log.printf("concurrency %3d:        %8.2f output tokens/s aggregate%n", n, t);
+            log.printf("concurrency %3d:        %8.2f output tokens/s aggregate (16-token prompts, 64 new tokens each)%n", n, t);
         }
         double[] ttft = prefixTtft(512, 16);
         log.printf("TTFT 512-token prefix:  %8.1f ms uncached, %8.1f ms cached (%.2fx)%n", ttft[0], ttft[1],
