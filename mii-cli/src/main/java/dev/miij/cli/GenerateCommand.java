@@ -30,38 +30,8 @@ final class GenerateCommand implements Callable<Integer> {
             description = "Model folder or Hugging Face id (org/name). Default: the bundled demo model.")
     String model;
 
-    @Option(names = "--max-new-tokens", paramLabel = "N", description = "Tokens to generate at most.")
-    Integer maxNewTokens;
-
-    @Option(names = "--min-new-tokens", paramLabel = "N", description = "Suppress end-of-sequence until N tokens exist.")
-    int minNewTokens;
-
-    @Option(names = "--max-length", paramLabel = "N", description = "Prompt plus generated tokens at most (default: ${DEFAULT-VALUE}).")
-    int maxLength = GenerationOptions.DEFAULT_MAX_LENGTH;
-
-    @Option(names = "--greedy", description = "Greedy decoding (do_sample=false).")
-    boolean greedy;
-
-    @Option(names = "--ignore-eos", description = "Keep generating after the end-of-sequence token.")
-    boolean ignoreEos;
-
-    @Option(names = "--temperature", paramLabel = "T", description = "Sampling temperature.")
-    Double temperature;
-
-    @Option(names = "--top-p", paramLabel = "P", description = "Nucleus sampling mass (default: ${DEFAULT-VALUE}).")
-    double topP = 0.9;
-
-    @Option(names = "--top-k", paramLabel = "K", description = "Sample among the K most likely tokens.")
-    Integer topK;
-
-    @Option(names = "--seed", paramLabel = "N", description = "Sampling seed (reproducible output).")
-    Long seed;
-
-    @Option(names = "--stop", paramLabel = "TEXT", description = "Stop string (repeatable; any length).")
-    List<String> stop = new ArrayList<>();
-
-    @Option(names = "--return-full-text", description = "Print the prompt before the generated text.")
-    boolean returnFullText;
+    @Mixin
+    GenerationFlags generation = new GenerationFlags();
 
     @Option(names = "--stream", description = "Print text as it is generated (one prompt at a time).")
     boolean stream;
@@ -80,10 +50,7 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        GenerationOptions options = GenerationOptions.builder()
-                .maxNewTokens(maxNewTokens).minNewTokens(minNewTokens).maxLength(maxLength)
-                .doSample(!greedy).ignoreEos(ignoreEos).temperature(temperature).topP(topP).topK(topK)
-                .seed(seed).stop(stop).returnFullText(returnFullText).build();
+        GenerationOptions options = generation.toOptions();
         PipelineOptions pipelineOptions = PipelineOptions.defaults().withEngine(engineFlags.toConfig());
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         try (Pipeline pipe = Mii.pipeline(DefaultModel.resolve(model), pipelineOptions)) {
@@ -91,7 +58,7 @@ final class GenerateCommand implements Callable<Integer> {
             if (stream && !json) {
                 responses = new ArrayList<>();
                 for (String p : prompts) {
-                    if (returnFullText) {
+                    if (generation.returnFullText) {
                         out.print(p);
                     }
                     GenerationOptions streamed = options.toBuilder().returnFullText(false).build();
