@@ -104,15 +104,10 @@ final class MatVec {
 
     /** Dot product of the BF16 row at byte {@code off} with deinterleaved activations xd[0..n). */
     static float dotBf16(MemorySegment w, long off, float[] xd, int n) {
-        return dotBf16(w, off, xd, 0, n);
-    }
-
-    /** As above with the activations at xd[xOff..xOff+n). */
-    static float dotBf16(MemorySegment w, long off, float[] xd, int xOff, int n) {
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
         long e = off;
         for (long end = off + 2L * (n & -64); e < end; e += 128) {
-            int i = xOff + (int) ((e - off) >>> 1);
+            int i = (int) ((e - off) >>> 1);
             IntVector v0 = IntVector.fromMemorySegment(I32, w, e, LE);
             IntVector v1 = IntVector.fromMemorySegment(I32, w, e + 64, LE);
             a0 = even(v0).fma(FloatVector.fromArray(F, xd, i), a0);
@@ -121,14 +116,29 @@ final class MatVec {
             a3 = odd(v1).fma(FloatVector.fromArray(F, xd, i + 48), a3);
         }
         if ((n & 32) != 0) {
-            int i = xOff + (int) ((e - off) >>> 1);
+            int i = (int) ((e - off) >>> 1);
             IntVector v0 = IntVector.fromMemorySegment(I32, w, e, LE);
             a0 = even(v0).fma(FloatVector.fromArray(F, xd, i), a0);
             a1 = odd(v0).fma(FloatVector.fromArray(F, xd, i + 16), a1);
         }
         float s = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
         int n32 = n & -32;
-        return n32 == n ? s : s + tailBf16(w, off, xd, xOff, n32, n);
+        return n32 == n ? s : s + tailBf16(w, off, xd, n32, n);
+    }
+
+    /**
+     * Dot product of one BF16 row with deinterleaved activations at xd[xOff..xOff+n) (the last
+     * few output rows of the several-row path; the single-row loop above is left as it was measured).
+     */
+    static float dotBf16(MemorySegment w, long off, float[] xd, int xOff, int n) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0;
+        for (long e = off, end = off + 2L * (n & -32); e < end; e += 64) {
+            int i = xOff + (int) ((e - off) >>> 1);
+            IntVector v = IntVector.fromMemorySegment(I32, w, e, LE);
+            a0 = even(v).fma(FloatVector.fromArray(F, xd, i), a0);
+            a1 = odd(v).fma(FloatVector.fromArray(F, xd, i + 16), a1);
+        }
+        return sum(a0.add(a1), w, off, xd, xOff, n & -32, n);
     }
 
     /**
