@@ -24,8 +24,8 @@ import java.util.SplittableRandom;
  * machine can take a core at any time.
  *
  * <p>Usage: {@code KernelBench [--bw GB/s] [--decode] [--prefill] [--rounds N] [--dtypes BF16,F16,F32]
- * [--shape OUTxIN ...] [--rows 16,64,128,512]} (--shape limits the decode table to the given shapes,
- * --rows the prefill table to the given row counts).
+ * [--shape OUTxIN ...] [--rows 16,64,128,512] [--decode-rows 1,2,4]} (--shape limits the decode table to the given shapes,
+ * --rows the prefill table to the given row counts, --decode-rows gives the activation row counts of the decode table).
  */
 public final class KernelBench {
 
@@ -164,6 +164,7 @@ public final class KernelBench {
         List<DType> dtypes = new ArrayList<>(List.of(DType.BF16));
         List<Shape> only = new ArrayList<>();
         int[] prefillRows = {16, 64, 128, 512};
+        int[] decodeRows = {1};
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--bw" -> bw = Double.parseDouble(args[++i]);
@@ -171,6 +172,7 @@ public final class KernelBench {
                 case "--prefill" -> prefill = true;
                 case "--rounds" -> rounds = Integer.parseInt(args[++i]);
                 case "--rows" -> prefillRows = java.util.Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
+                case "--decode-rows" -> decodeRows = java.util.Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
                 case "--shape" -> {
                     String[] p = args[++i].split("x");
                     only.add(new Shape(args[i], Integer.parseInt(p[0]), Integer.parseInt(p[1]), 1));
@@ -208,13 +210,13 @@ public final class KernelBench {
             double lmHeadSec = 0;
             if (decode) {
                 System.out.println();
-                System.out.printf("decode (rows=1), %d rounds over >= 1 GiB of weight copies each. Every round is"
-                        + " preceded by a plain%n", rounds);
+                System.out.printf("decode (rows %s), %d rounds over >= 1 GiB of weight copies each. Every round is"
+                        + " preceded by a plain%n", Arrays.toString(decodeRows), rounds);
                 System.out.println("  all-thread read (sum) of the same weight bytes, so noise from other processes hits both alike.");
                 System.out.println("  GB/s: weight bytes / time per call (best round, median round); read: the plain read, median;");
                 System.out.println("  % of read: median over rounds of (read time / matmul time);");
                 System.out.printf("  %% of BW: best round / best 1 GiB bandwidth pass (%.2f GB/s)%n", bw);
-                System.out.printf("%-5s %-16s %9s %8s %8s %8s %10s %8s%n", "dtype", "shape (out x in)", "us", "GB/s",
+                System.out.printf("%-5s %4s %-16s %9s %8s %8s %8s %10s %8s%n", "dtype", "rows", "shape (out x in)", "us", "GB/s",
                         "median", "read", "% of read", "% of BW");
                 List<Shape> shapes = new ArrayList<>(List.of(LLAMA_1B));
                 shapes.add(LM_HEAD);
@@ -223,25 +225,27 @@ public final class KernelBench {
                 }
                 for (DType t : dtypes) {
                     for (Shape s : shapes) {
+                      for (int drows : decodeRows) {
                         Arena shapeArena = Arena.ofShared();
                         WeightMatrix[] ws = matrices(shapeArena, t, s.out, s.in, ROTATE_BYTES, 11);
-                        float[] x = randomFloats(s.in, 3);
-                        float[] y = new float[s.out];
+                        float[] x = randomFloats(drows * s.in, 3);
+                        float[] y = new float[drows * s.out];
                         double[] readSec = new double[rounds];
-                        double[] sec = time(ws, 1, x, y, rounds, 0.05, readSec);
+                        double[] sec = time(ws, drows, x, y, rounds, 0.05, readSec);
                         double bytes = (double) s.out * s.in * t.bytes();
                         double[] ratio = new double[rounds];
                         for (int r = 0; r < rounds; r++) {
                             ratio[r] = readSec[r] / sec[r];
                         }
-                        System.out.printf("%-5s %-16s %9.1f %8.2f %8.2f %8.2f %9.1f%% %7.1f%%%n", t,
+                        System.out.printf("%-5s %4d %-16s %9.1f %8.2f %8.2f %8.2f %9.1f%% %7.1f%%%n", t, drows,
                                 s.out + " x " + s.in, min(sec) * 1e6, bytes / min(sec) / 1e9,
                                 bytes / median(sec) / 1e9, bytes / median(readSec) / 1e9, 100 * median(ratio),
                                 100 * bytes / min(sec) / 1e9 / bw);
-                        if (t == DType.BF16 && s.out == LM_HEAD.out && s.in == LM_HEAD.in) {
+                        if (t == DType.BF16 && drows == 1 && s.out == LM_HEAD.out && s.in == LM_HEAD.in) {
                             lmHeadSec = median(sec);
                         }
                         shapeArena.close();
+                      }
                     }
                 }
             }

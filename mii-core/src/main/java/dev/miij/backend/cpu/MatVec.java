@@ -68,26 +68,36 @@ final class MatVec {
      * few instructions per 32 elements, since it runs on every decode matmul.
      */
     static void deinterleave(float[] x, int xOff, int n, float[] xd) {
+        deinterleave(x, xOff, n, xd, 0);
+    }
+
+    /** As above, into xd[xdOff..xdOff+n). */
+    static void deinterleave(float[] x, int xOff, int n, float[] xd, int xdOff) {
         int n32 = n & -32;
         for (int b = 0; b < n32; b += 32) {
             FloatVector v0 = FloatVector.fromArray(F, x, xOff + b);
             FloatVector v1 = FloatVector.fromArray(F, x, xOff + b + 16);
-            EVEN_LANES.selectFrom(v0, v1).intoArray(xd, b);
-            ODD_LANES.selectFrom(v0, v1).intoArray(xd, b + 16);
+            EVEN_LANES.selectFrom(v0, v1).intoArray(xd, xdOff + b);
+            ODD_LANES.selectFrom(v0, v1).intoArray(xd, xdOff + b + 16);
         }
-        System.arraycopy(x, xOff + n32, xd, n32, n - n32);
+        System.arraycopy(x, xOff + n32, xd, xdOff + n32, n - n32);
     }
 
     /** Elements [from, n) of a BF16 row at byte off against xd in plain order (the partial block). */
     private static float tailBf16(MemorySegment w, long off, float[] xd, int from, int n) {
+        return tailBf16(w, off, xd, 0, from, n);
+    }
+
+    /** As above with the activations at xd[xOff..]. */
+    private static float tailBf16(MemorySegment w, long off, float[] xd, int xOff, int from, int n) {
         float s = 0;
         int i = from;
         if (i + L <= n) {
-            s = bf16(w, off + 2L * i).mul(FloatVector.fromArray(F, xd, i)).reduceLanes(VectorOperators.ADD);
+            s = bf16(w, off + 2L * i).mul(FloatVector.fromArray(F, xd, xOff + i)).reduceLanes(VectorOperators.ADD);
             i += L;
         }
         for (; i < n; i++) {
-            s += bf16Scalar(w, off + 2L * i) * xd[i];
+            s += bf16Scalar(w, off + 2L * i) * xd[xOff + i];
         }
         return s;
     }
@@ -114,6 +124,21 @@ final class MatVec {
         float s = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
         int n32 = n & -32;
         return n32 == n ? s : s + tailBf16(w, off, xd, n32, n);
+    }
+
+    /**
+     * Dot product of one BF16 row with deinterleaved activations at xd[xOff..xOff+n) (the last
+     * few output rows of the several-row path; the single-row loop above is left as it was measured).
+     */
+    static float dotBf16(MemorySegment w, long off, float[] xd, int xOff, int n) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0;
+        for (long e = off, end = off + 2L * (n & -32); e < end; e += 64) {
+            int i = xOff + (int) ((e - off) >>> 1);
+            IntVector v = IntVector.fromMemorySegment(I32, w, e, LE);
+            a0 = even(v).fma(FloatVector.fromArray(F, xd, i), a0);
+            a1 = odd(v).fma(FloatVector.fromArray(F, xd, i + 16), a1);
+        }
+        return sum(a0.add(a1), w, off, xd, xOff, n & -32, n);
     }
 
     /**
@@ -235,38 +260,158 @@ final class MatVec {
         return s;
     }
 
-    // ---------------------------------------------------------------- 2..4 activation rows
+    // ---------------------------------------------------------------- several activation rows
+
+    /*
+     * BF16 with several activation rows: each row of x is deinterleaved like the single-row case
+     * (row r at xd[r * n ..]), and blocks of four weight rows are read side by side against up to
+     * four activation rows at a time.
+     */
 
     /**
-     * One weight row against four activation rows x[x0..], x[x1..], x[x2..], x[x3..] (callers with
-     * fewer rows repeat an offset); writes the sums to y[y0], y[y1], y[y2], y[y3]. Each weight vector
-     * is converted once and used four times, so four rows cost about what one does.
+     * Four consecutive BF16 weight rows (stride rowBytes) against four deinterleaved activation rows
+     * xd[xOff + r * n ..]; writes y[yOff + r * yStride + k] for weight row k, activation row r. Each
+     * weight vector is converted once and used for four activation rows, and each activation vector
+     * is loaded once for four weight rows. One weight row at a time against four activation rows
+     * (eight activation loads per weight load) ran at under half the bandwidth: the activation rows
+     * crowd L1 and the loads leave the core too few misses in flight. Sixteen accumulators, the
+     * converted weights and one activation row's pair fit in the 32 vector registers.
      */
-    static void dotBf16x4(MemorySegment w, long off, float[] x, int x0, int x1, int x2, int x3, int n,
-            float[] y, int y0, int y1, int y2, int y3) {
-        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
-        long end1 = off + 2L * (n & -L);
-        for (long e = off; e < end1; e += 2 * L) {
-            int i = (int) ((e - off) >>> 1);
-            FloatVector wv = bf16(w, e);
-            a0 = wv.fma(FloatVector.fromArray(F, x, x0 + i), a0);
-            a1 = wv.fma(FloatVector.fromArray(F, x, x1 + i), a1);
-            a2 = wv.fma(FloatVector.fromArray(F, x, x2 + i), a2);
-            a3 = wv.fma(FloatVector.fromArray(F, x, x3 + i), a3);
+    static void dot4x4Bf16(MemorySegment w, long off, long rowBytes, float[] xd, int xOff, int n, float[] y,
+            int yOff, int yStride) {
+        FloatVector z = FloatVector.zero(F);
+        FloatVector a00 = z, a01 = z, a02 = z, a03 = z;
+        FloatVector a10 = z, a11 = z, a12 = z, a13 = z;
+        FloatVector a20 = z, a21 = z, a22 = z, a23 = z;
+        FloatVector a30 = z, a31 = z, a32 = z, a33 = z;
+        long r1 = rowBytes, r2 = 2 * rowBytes, r3 = 3 * rowBytes;
+        for (long e = off, end = off + 2L * (n & -32); e < end; e += 64) {
+            int i = xOff + (int) ((e - off) >>> 1);
+            IntVector v0 = IntVector.fromMemorySegment(I32, w, e, LE);
+            FloatVector e0 = even(v0), o0 = odd(v0);
+            IntVector v1 = IntVector.fromMemorySegment(I32, w, e + r1, LE);
+            FloatVector e1 = even(v1), o1 = odd(v1);
+            IntVector v2 = IntVector.fromMemorySegment(I32, w, e + r2, LE);
+            FloatVector e2 = even(v2), o2 = odd(v2);
+            IntVector v3 = IntVector.fromMemorySegment(I32, w, e + r3, LE);
+            FloatVector e3 = even(v3), o3 = odd(v3);
+            FloatVector xe0 = FloatVector.fromArray(F, xd, i), xo0 = FloatVector.fromArray(F, xd, i + 16);
+            a00 = o0.fma(xo0, e0.fma(xe0, a00));
+            a10 = o1.fma(xo0, e1.fma(xe0, a10));
+            a20 = o2.fma(xo0, e2.fma(xe0, a20));
+            a30 = o3.fma(xo0, e3.fma(xe0, a30));
+            FloatVector xe1 = FloatVector.fromArray(F, xd, i + n), xo1 = FloatVector.fromArray(F, xd, i + n + 16);
+            a01 = o0.fma(xo1, e0.fma(xe1, a01));
+            a11 = o1.fma(xo1, e1.fma(xe1, a11));
+            a21 = o2.fma(xo1, e2.fma(xe1, a21));
+            a31 = o3.fma(xo1, e3.fma(xe1, a31));
+            FloatVector xe2 = FloatVector.fromArray(F, xd, i + 2 * n), xo2 = FloatVector.fromArray(F, xd, i + 2 * n + 16);
+            a02 = o0.fma(xo2, e0.fma(xe2, a02));
+            a12 = o1.fma(xo2, e1.fma(xe2, a12));
+            a22 = o2.fma(xo2, e2.fma(xe2, a22));
+            a32 = o3.fma(xo2, e3.fma(xe2, a32));
+            FloatVector xe3 = FloatVector.fromArray(F, xd, i + 3 * n), xo3 = FloatVector.fromArray(F, xd, i + 3 * n + 16);
+            a03 = o0.fma(xo3, e0.fma(xe3, a03));
+            a13 = o1.fma(xo3, e1.fma(xe3, a13));
+            a23 = o2.fma(xo3, e2.fma(xe3, a23));
+            a33 = o3.fma(xo3, e3.fma(xe3, a33));
         }
-        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
-        for (int i = n & -L; i < n; i++) {
-            float wi = bf16Scalar(w, off + 2L * i);
-            s0 += wi * x[x0 + i];
-            s1 += wi * x[x1 + i];
-            s2 += wi * x[x2 + i];
-            s3 += wi * x[x3 + i];
+        int n32 = n & -32;
+        y[yOff] = sum(a00, w, off, xd, xOff, n32, n);
+        y[yOff + 1] = sum(a10, w, off + r1, xd, xOff, n32, n);
+        y[yOff + 2] = sum(a20, w, off + r2, xd, xOff, n32, n);
+        y[yOff + 3] = sum(a30, w, off + r3, xd, xOff, n32, n);
+        y[yOff + yStride] = sum(a01, w, off, xd, xOff + n, n32, n);
+        y[yOff + yStride + 1] = sum(a11, w, off + r1, xd, xOff + n, n32, n);
+        y[yOff + yStride + 2] = sum(a21, w, off + r2, xd, xOff + n, n32, n);
+        y[yOff + yStride + 3] = sum(a31, w, off + r3, xd, xOff + n, n32, n);
+        y[yOff + 2 * yStride] = sum(a02, w, off, xd, xOff + 2 * n, n32, n);
+        y[yOff + 2 * yStride + 1] = sum(a12, w, off + r1, xd, xOff + 2 * n, n32, n);
+        y[yOff + 2 * yStride + 2] = sum(a22, w, off + r2, xd, xOff + 2 * n, n32, n);
+        y[yOff + 2 * yStride + 3] = sum(a32, w, off + r3, xd, xOff + 2 * n, n32, n);
+        y[yOff + 3 * yStride] = sum(a03, w, off, xd, xOff + 3 * n, n32, n);
+        y[yOff + 3 * yStride + 1] = sum(a13, w, off + r1, xd, xOff + 3 * n, n32, n);
+        y[yOff + 3 * yStride + 2] = sum(a23, w, off + r2, xd, xOff + 3 * n, n32, n);
+        y[yOff + 3 * yStride + 3] = sum(a33, w, off + r3, xd, xOff + 3 * n, n32, n);
+    }
+
+    /** As {@link #dot4x4Bf16} for two activation rows. */
+    static void dot4x2Bf16(MemorySegment w, long off, long rowBytes, float[] xd, int xOff, int n, float[] y,
+            int yOff, int yStride) {
+        FloatVector z = FloatVector.zero(F);
+        FloatVector a00 = z, a01 = z;
+        FloatVector a10 = z, a11 = z;
+        FloatVector a20 = z, a21 = z;
+        FloatVector a30 = z, a31 = z;
+        long r1 = rowBytes, r2 = 2 * rowBytes, r3 = 3 * rowBytes;
+        for (long e = off, end = off + 2L * (n & -32); e < end; e += 64) {
+            int i = xOff + (int) ((e - off) >>> 1);
+            IntVector v0 = IntVector.fromMemorySegment(I32, w, e, LE);
+            FloatVector e0 = even(v0), o0 = odd(v0);
+            IntVector v1 = IntVector.fromMemorySegment(I32, w, e + r1, LE);
+            FloatVector e1 = even(v1), o1 = odd(v1);
+            IntVector v2 = IntVector.fromMemorySegment(I32, w, e + r2, LE);
+            FloatVector e2 = even(v2), o2 = odd(v2);
+            IntVector v3 = IntVector.fromMemorySegment(I32, w, e + r3, LE);
+            FloatVector e3 = even(v3), o3 = odd(v3);
+            FloatVector xe0 = FloatVector.fromArray(F, xd, i), xo0 = FloatVector.fromArray(F, xd, i + 16);
+            a00 = o0.fma(xo0, e0.fma(xe0, a00));
+            a10 = o1.fma(xo0, e1.fma(xe0, a10));
+            a20 = o2.fma(xo0, e2.fma(xe0, a20));
+            a30 = o3.fma(xo0, e3.fma(xe0, a30));
+            FloatVector xe1 = FloatVector.fromArray(F, xd, i + n), xo1 = FloatVector.fromArray(F, xd, i + n + 16);
+            a01 = o0.fma(xo1, e0.fma(xe1, a01));
+            a11 = o1.fma(xo1, e1.fma(xe1, a11));
+            a21 = o2.fma(xo1, e2.fma(xe1, a21));
+            a31 = o3.fma(xo1, e3.fma(xe1, a31));
         }
-        y[y0] = s0;
-        y[y1] = s1;
-        y[y2] = s2;
-        y[y3] = s3;
+        int n32 = n & -32;
+        y[yOff] = sum(a00, w, off, xd, xOff, n32, n);
+        y[yOff + 1] = sum(a10, w, off + r1, xd, xOff, n32, n);
+        y[yOff + 2] = sum(a20, w, off + r2, xd, xOff, n32, n);
+        y[yOff + 3] = sum(a30, w, off + r3, xd, xOff, n32, n);
+        y[yOff + yStride] = sum(a01, w, off, xd, xOff + n, n32, n);
+        y[yOff + yStride + 1] = sum(a11, w, off + r1, xd, xOff + n, n32, n);
+        y[yOff + yStride + 2] = sum(a21, w, off + r2, xd, xOff + n, n32, n);
+        y[yOff + yStride + 3] = sum(a31, w, off + r3, xd, xOff + n, n32, n);
+    }
+
+    /** As {@link #dot4x4Bf16} for one activation row (at any offset of xd). */
+    static void dot4x1Bf16(MemorySegment w, long off, long rowBytes, float[] xd, int xOff, int n, float[] y,
+            int yOff, int yStride) {
+        FloatVector z = FloatVector.zero(F);
+        FloatVector a00 = z;
+        FloatVector a10 = z;
+        FloatVector a20 = z;
+        FloatVector a30 = z;
+        long r1 = rowBytes, r2 = 2 * rowBytes, r3 = 3 * rowBytes;
+        for (long e = off, end = off + 2L * (n & -32); e < end; e += 64) {
+            int i = xOff + (int) ((e - off) >>> 1);
+            IntVector v0 = IntVector.fromMemorySegment(I32, w, e, LE);
+            FloatVector e0 = even(v0), o0 = odd(v0);
+            IntVector v1 = IntVector.fromMemorySegment(I32, w, e + r1, LE);
+            FloatVector e1 = even(v1), o1 = odd(v1);
+            IntVector v2 = IntVector.fromMemorySegment(I32, w, e + r2, LE);
+            FloatVector e2 = even(v2), o2 = odd(v2);
+            IntVector v3 = IntVector.fromMemorySegment(I32, w, e + r3, LE);
+            FloatVector e3 = even(v3), o3 = odd(v3);
+            FloatVector xe0 = FloatVector.fromArray(F, xd, i), xo0 = FloatVector.fromArray(F, xd, i + 16);
+            a00 = o0.fma(xo0, e0.fma(xe0, a00));
+            a10 = o1.fma(xo0, e1.fma(xe0, a10));
+            a20 = o2.fma(xo0, e2.fma(xe0, a20));
+            a30 = o3.fma(xo0, e3.fma(xe0, a30));
+        }
+        int n32 = n & -32;
+        y[yOff] = sum(a00, w, off, xd, xOff, n32, n);
+        y[yOff + 1] = sum(a10, w, off + r1, xd, xOff, n32, n);
+        y[yOff + 2] = sum(a20, w, off + r2, xd, xOff, n32, n);
+        y[yOff + 3] = sum(a30, w, off + r3, xd, xOff, n32, n);
+    }
+
+    /** Lanes of a summed, plus the partial block [n32, n) of the weight row at off against xd[xOff..]. */
+    private static float sum(FloatVector a, MemorySegment w, long off, float[] xd, int xOff, int n32, int n) {
+        float s = a.reduceLanes(VectorOperators.ADD);
+        return n32 == n ? s : s + tailBf16(w, off, xd, xOff, n32, n);
     }
 
     static void dotF16x4(MemorySegment w, long off, float[] x, int x0, int x1, int x2, int x3, int n,
