@@ -23,17 +23,6 @@ public final class EngineBench {
                          List<double[]> concurrency, double ttftUncachedMs, double ttftCachedMs) {
     }
 
-    private static final Detokenizer NO_TEXT = () -> new Detokenizer.Stream() {
-        @Override
-        public String push(int tokenId) {
-            return "";
-        }
-
-        @Override
-        public String flush() {
-            return "";
-        }
-    };
 
     private final DecoderModel model;
     private final PrintStream log;
@@ -46,7 +35,7 @@ public final class EngineBench {
 
     private Engine engine(int blocks, boolean prefixCaching) {
         EngineConfig c = EngineConfig.defaults().withKvBlockSize(16).withNumKvBlocks(blocks).withPrefixCaching(prefixCaching);
-        return new Engine(model, c, NO_TEXT, new int[0]);
+        return new Engine(model, c, Detokenizer.NONE, new int[0]);
     }
 
     private int[] randomPrompt(int n) {

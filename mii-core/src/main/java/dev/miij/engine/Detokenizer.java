@@ -3,6 +3,19 @@ package dev.miij.engine;
 /** Turns generated token ids into text incrementally, as the engine streams them. */
 public interface Detokenizer {
 
+    /** Produces no text: for callers that work on token ids alone (benchmarks, tests). */
+    Detokenizer NONE = () -> new Stream() {
+        @Override
+        public String push(int tokenId) {
+            return "";
+        }
+
+        @Override
+        public String flush() {
+            return "";
+        }
+    };
+
     /** A fresh stream for one request. */
     Stream open();
 

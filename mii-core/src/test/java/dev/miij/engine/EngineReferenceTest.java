@@ -25,17 +25,6 @@ class EngineReferenceTest {
 
     static final List<String> NAMES = Fixtures.NAMES;
 
-    static final Detokenizer NO_TEXT = () -> new Detokenizer.Stream() {
-        @Override
-        public String push(int tokenId) {
-            return "";
-        }
-
-        @Override
-        public String flush() {
-            return "";
-        }
-    };
 
     static final GenerationOptions GREEDY = GenerationOptions.builder().doSample(false).ignoreEos(true).maxNewTokens(24).build();
 
@@ -43,7 +32,7 @@ class EngineReferenceTest {
         ModelFolder folder = ModelFolder.open(Fixtures.dir(name));
         try (WeightSource weights = folder.openWeights();
              DecoderModel model = new DecoderModel(Architectures.fromConfig(folder.config()), weights, new CpuBackend());
-             Engine engine = new Engine(model, config, NO_TEXT, new int[] {2})) {
+             Engine engine = new Engine(model, config, Detokenizer.NONE, new int[] {2})) {
             List<Engine.Handle> handles = new ArrayList<>();
             List<Fixtures.Case> cases = Fixtures.cases(name);
             for (int k = 0; k < copies; k++) {
@@ -82,7 +71,7 @@ class EngineReferenceTest {
             ModelFolder folder = ModelFolder.open(Fixtures.dir(name));
             try (WeightSource weights = folder.openWeights();
                  DecoderModel model = new DecoderModel(Architectures.fromConfig(folder.config()), weights, new CpuBackend());
-                 Engine engine = new Engine(model, base, NO_TEXT, new int[] {2})) {
+                 Engine engine = new Engine(model, base, Detokenizer.NONE, new int[] {2})) {
                 Response r = engine.submit(c.promptIds(), GREEDY, StreamListener.NONE, c.prompt()).result().join();
                 Fixtures.checkGreedy(name + " alone", c, r.tokenIds().stream().mapToInt(Integer::intValue).toArray());
             }
@@ -102,7 +91,7 @@ class EngineReferenceTest {
         Fixtures.Case c = Fixtures.cases(name).get(1);
         try (WeightSource weights = folder.openWeights();
              DecoderModel model = new DecoderModel(Architectures.fromConfig(folder.config()), weights, new CpuBackend());
-             Engine engine = new Engine(model, EngineConfig.defaults().withKvBlockSize(4).withNumKvBlocks(64), NO_TEXT,
+             Engine engine = new Engine(model, EngineConfig.defaults().withKvBlockSize(4).withNumKvBlocks(64), Detokenizer.NONE,
                      new int[] {2})) {
             Response first = engine.submit(c.promptIds(), GREEDY, StreamListener.NONE, c.prompt()).result().join();
             long hitsBefore = engine.stats().prefixHits;
