@@ -87,18 +87,13 @@ final class JinjaDialect {
     /** Index of the parenthesis closing the one at {@code open}, skipping quoted strings; -1 if none. */
     private static int matchingParen(String t, int open) {
         int depth = 0;
-        char quote = 0;
         for (int i = open; i < t.length(); i++) {
+            i = skipString(t, i);
+            if (i >= t.length()) {
+                break;
+            }
             char c = t.charAt(i);
-            if (quote != 0) {
-                if (c == '\\') {
-                    i++;
-                } else if (c == quote) {
-                    quote = 0;
-                }
-            } else if (c == '\'' || c == '"') {
-                quote = c;
-            } else if (c == '(' || c == '[' || c == '{') {
+            if (c == '(' || c == '[' || c == '{') {
                 depth++;
             } else if (c == ')' || c == ']' || c == '}') {
                 if (--depth == 0) {
@@ -109,22 +104,18 @@ final class JinjaDialect {
         return -1;
     }
 
+    /** Splits at commas outside brackets and quoted strings. */
     private static List<String> splitTopLevel(String s) {
         List<String> out = new ArrayList<>();
         int depth = 0;
-        char quote = 0;
         int start = 0;
         for (int i = 0; i < s.length(); i++) {
+            i = skipString(s, i);
+            if (i >= s.length()) {
+                break;
+            }
             char c = s.charAt(i);
-            if (quote != 0) {
-                if (c == '\\') {
-                    i++;
-                } else if (c == quote) {
-                    quote = 0;
-                }
-            } else if (c == '\'' || c == '"') {
-                quote = c;
-            } else if (c == '(' || c == '[' || c == '{') {
+            if (c == '(' || c == '[' || c == '{') {
                 depth++;
             } else if (c == ')' || c == ']' || c == '}') {
                 depth--;
@@ -137,5 +128,25 @@ final class JinjaDialect {
             out.add(s.substring(start));
         }
         return out;
+    }
+
+    /**
+     * If {@code s[i]} opens a quoted string, the index of its closing quote (backslash escapes
+     * skipped), or {@code s.length()} when it is unterminated; otherwise {@code i} itself.
+     */
+    private static int skipString(String s, int i) {
+        char quote = s.charAt(i);
+        if (quote != '\'' && quote != '"') {
+            return i;
+        }
+        for (int j = i + 1; j < s.length(); j++) {
+            char c = s.charAt(j);
+            if (c == '\\') {
+                j++;
+            } else if (c == quote) {
+                return j;
+            }
+        }
+        return s.length();
     }
 }
