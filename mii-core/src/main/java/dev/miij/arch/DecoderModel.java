@@ -27,6 +27,18 @@ public final class DecoderModel implements AutoCloseable {
     private record Layer(Tensor attnNorm, Tensor mlpNorm, Weight q, Weight k, Weight v, Tensor qBias, Tensor kBias,
                          Tensor vBias, Tensor qNorm, Tensor kNorm, Weight o, Weight gate, Weight up, Weight down,
                          Weight router, Expert[] experts) {
+
+        Weight[] qkv() {
+            return new Weight[] {q, k, v};
+        }
+
+        Tensor[] qkvBias() {
+            return qBias == null && kBias == null && vBias == null ? null : new Tensor[] {qBias, kBias, vBias};
+        }
+
+        Weight[] gateUp() {
+            return new Weight[] {gate, up};
+        }
     }
 
     private record Expert(Weight gate, Weight up, Weight down) {
@@ -182,9 +194,7 @@ public final class DecoderModel implements AutoCloseable {
             Layer layer = layers[l];
             // Attention block: pre-norm, project, (q/k norm), rotate, cache, attend, project back.
             b.rmsNorm(x, layer.attnNorm, spec.normEps(), h);
-            b.matmul(h, layer.q, layer.qBias, q);
-            b.matmul(h, layer.k, layer.kBias, k);
-            b.matmul(h, layer.v, layer.vBias, v);
+            b.matmul(h, layer.qkv(), layer.qkvBias(), new Tensor[] {q, k, v});
             if (spec.qkNorm()) {
                 b.rmsNorm(q.view(rows * spec.numHeads(), headDim), layer.qNorm, spec.normEps(), q.view(rows * spec.numHeads(), headDim));
                 b.rmsNorm(k.view(rows * spec.numKvHeads(), headDim), layer.kNorm, spec.normEps(), k.view(rows * spec.numKvHeads(), headDim));
@@ -201,8 +211,7 @@ public final class DecoderModel implements AutoCloseable {
             // MLP block: pre-norm, gated activation (dense or routed to experts), residual.
             b.rmsNorm(x, layer.mlpNorm, spec.normEps(), h);
             if (layer.experts == null) {
-                b.matmul(h, layer.gate, null, gate);
-                b.matmul(h, layer.up, null, up);
+                b.matmul(h, layer.gateUp(), null, new Tensor[] {gate, up});
                 b.activationMul(spec.activation(), gate, up, gate);
                 b.matmul(gate, layer.down, null, h);
                 b.add(x, h);
@@ -283,8 +292,7 @@ public final class DecoderModel implements AutoCloseable {
             Tensor u = b.allocate(n, spec.intermediateSize());
             Tensor out = b.allocate(n, spec.hiddenSize());
             b.gatherRows(normed, idx, in);
-            b.matmul(in, ex.gate, null, g);
-            b.matmul(in, ex.up, null, u);
+            b.matmul(in, new Weight[] {ex.gate, ex.up}, null, new Tensor[] {g, u});
             b.activationMul(spec.activation(), g, u, g);
             b.matmul(g, ex.down, null, out);
             b.scatterAddRows(out, idx, java.util.Arrays.copyOf(weights[e], n), residual);

@@ -39,6 +39,18 @@ public interface Backend extends AutoCloseable {
     /** {@code out = x W^T (+ bias)}; bias may be null. */
     void matmul(Tensor x, Weight w, Tensor bias, Tensor out);
 
+    /**
+     * Several projections of one input: {@code outs[i] = x ws[i]^T (+ biases[i])}, as for q/k/v or
+     * gate/up. One call lets a backend run them as one parallel job or one grouped GEMM, which saves
+     * a synchronization and the tail of each small projection; the default runs them in turn.
+     * {@code biases} may be null, or hold nulls.
+     */
+    default void matmul(Tensor x, Weight[] ws, Tensor[] biases, Tensor[] outs) {
+        for (int i = 0; i < ws.length; i++) {
+            matmul(x, ws[i], biases == null ? null : biases[i], outs[i]);
+        }
+    }
+
     /** Row-wise RMSNorm: {@code out = x / sqrt(mean(x^2) + eps) * weight}; out may be x. */
     void rmsNorm(Tensor x, Tensor weight, float eps, Tensor out);
 

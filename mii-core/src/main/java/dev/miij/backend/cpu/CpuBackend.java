@@ -72,6 +72,20 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void matmul(Tensor x, Weight[] ws, Tensor[] biases, Tensor[] outs) {
+        CpuTensor xt = CpuTensor.of(x);
+        WeightMatrix[] ms = new WeightMatrix[ws.length];
+        float[][] bs = new float[ws.length][];
+        float[][] ys = new float[ws.length][];
+        for (int i = 0; i < ws.length; i++) {
+            ms[i] = ((CpuWeight) ws[i]).matrix();
+            bs[i] = biases == null || biases[i] == null ? null : CpuTensor.of(biases[i]).data();
+            ys[i] = CpuTensor.of(outs[i]).data();
+        }
+        CpuKernels.matmul(xt.data(), xt.rows(), ms, bs, ys);
+    }
+
+    @Override
     public void rmsNorm(Tensor x, Tensor weight, float eps, Tensor out) {
         CpuTensor xt = CpuTensor.of(x);
         CpuKernels.rmsNorm(xt.data(), xt.rows(), xt.cols(), CpuTensor.of(weight).data(), eps, CpuTensor.of(out).data());
@@ -116,59 +130,9 @@ public final class CpuBackend implements Backend {
     @Override
     public void attention(KvCache cache, int layer, Tensor q, RaggedBatch batch, int numHeads, int numKvHeads,
                           int headDim, int slidingWindow, float scale, Tensor out) {
-        CpuKvCache c = (CpuKvCache) cache;
-        float[] qd = CpuTensor.of(q).data();
-        float[] od = CpuTensor.of(out).data();
-        float[] keys = c.keys[layer];
-        float[] values = c.values[layer];
-        int rows = batch.numRows();
-        int group = numHeads / numKvHeads;
-        int[] rowSeq = new int[rows];
-        for (int s = 0; s < batch.numSeqs(); s++) {
-            for (int r = batch.seqStarts()[s]; r < batch.seqStarts()[s + 1]; r++) {
-                rowSeq[r] = s;
-            }
-        }
-        CpuParallel.run(rows * numHeads, task -> {
-            int r = task / numHeads;
-            int h = task % numHeads;
-            int kvh = h / group;
-            int[] table = batch.blockTables()[rowSeq[r]];
-            int pos = batch.positions()[r];
-            int first = slidingWindow > 0 ? Math.max(0, pos - slidingWindow + 1) : 0;
-            int n = pos - first + 1;
-            float[] scores = SCORES.get();
-            if (scores.length < n) {
-                scores = new float[Math.max(n, scores.length * 2)];
-                SCORES.set(scores);
-            }
-            int qOff = r * numHeads * headDim + h * headDim;
-            float max = Float.NEGATIVE_INFINITY;
-            for (int j = 0; j < n; j++) {
-                int p = first + j;
-                int slot = table[p / c.blockSize] * c.blockSize + p % c.blockSize;
-                float sc = CpuKernels.dot(qd, qOff, keys, c.slotOffset(slot) + kvh * headDim, headDim) * scale;
-                scores[j] = sc;
-                max = Math.max(max, sc);
-            }
-            float sum = 0;
-            for (int j = 0; j < n; j++) {
-                scores[j] = (float) Math.exp(scores[j] - max);
-                sum += scores[j];
-            }
-            int oOff = r * numHeads * headDim + h * headDim;
-            java.util.Arrays.fill(od, oOff, oOff + headDim, 0f);
-            float inv = 1f / sum;
-            for (int j = 0; j < n; j++) {
-                int p = first + j;
-                int slot = table[p / c.blockSize] * c.blockSize + p % c.blockSize;
-                CpuKernels.axpy(scores[j] * inv, values, c.slotOffset(slot) + kvh * headDim, od, oOff, headDim);
-            }
-        });
+        CpuAttention.run((CpuKvCache) cache, layer, CpuTensor.of(q).data(), batch, numHeads, numKvHeads, headDim,
+                slidingWindow, scale, CpuTensor.of(out).data());
     }
-
-    /** Per-thread attention score buffer, grown on demand. */
-    private static final ThreadLocal<float[]> SCORES = ThreadLocal.withInitial(() -> new float[1024]);
 
     @Override
     public void activationMul(Activation act, Tensor gate, Tensor up, Tensor out) {

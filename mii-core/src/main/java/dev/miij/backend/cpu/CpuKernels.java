@@ -40,26 +40,46 @@ public final class CpuKernels {
      * y[r*outDim + o] = sum_i x[r*inDim + i] * W[o][i] (+ bias[o] when bias != null), r in [0, rows).
      */
     public static void matmul(float[] x, int rows, WeightMatrix w, float[] bias, float[] y) {
-        int in = w.inDim();
-        int out = w.outDim();
-        check(x.length >= (long) rows * in, "x has " + x.length + " floats, needs " + (long) rows * in);
-        check(y.length >= (long) rows * out, "y has " + y.length + " floats, needs " + (long) rows * out);
-        check(bias == null || bias.length >= out, "bias shorter than " + out);
-        if (rows <= 0 || out == 0) {
+        matmul(x, rows, new WeightMatrix[] {w}, new float[][] {bias}, new float[][] {y});
+    }
+
+    /**
+     * The same for several weights with the same input width, in one parallel job: ys[i] = x ws[i]^T
+     * (+ biases[i]). {@code biases} may be null, or hold nulls.
+     */
+    public static void matmul(float[] x, int rows, WeightMatrix[] ws, float[][] biases, float[][] ys) {
+        check(ws.length == ys.length && (biases == null || biases.length == ws.length), "one output per weight");
+        if (rows <= 0 || ws.length == 0) {
             return;
         }
+        int in = ws[0].inDim();
+        boolean vectorPath = true;
+        for (int i = 0; i < ws.length; i++) {
+            WeightMatrix w = ws[i];
+            int out = w.outDim();
+            float[] bias = biases == null ? null : biases[i];
+            check(w.inDim() == in, "weights of one call must share the input width");
+            check(x.length >= (long) rows * in, "x has " + x.length + " floats, needs " + (long) rows * in);
+            check(ys[i].length >= (long) rows * out, "y has " + ys[i].length + " floats, needs " + (long) rows * out);
+            check(bias == null || bias.length >= out, "bias shorter than " + out);
+            vectorPath &= rows <= (w.dtype() == DType.BF16 ? BF16_GEMV_MAX_ROWS : GEMV_MAX_ROWS);
+        }
         if (in == 0) {
-            for (int r = 0; r < rows; r++) {
-                for (int o = 0; o < out; o++) {
-                    y[r * out + o] = bias == null ? 0f : bias[o];
+            for (int i = 0; i < ws.length; i++) {
+                float[] bias = biases == null ? null : biases[i];
+                int out = ws[i].outDim();
+                for (int r = 0; r < rows; r++) {
+                    for (int o = 0; o < out; o++) {
+                        ys[i][r * out + o] = bias == null ? 0f : bias[o];
+                    }
                 }
             }
             return;
         }
-        if (rows <= (w.dtype() == DType.BF16 ? BF16_GEMV_MAX_ROWS : GEMV_MAX_ROWS)) {
-            MatVecJob.run(x, rows, w, bias, y);
+        if (vectorPath) {
+            MatVecJob.run(x, rows, ws, biases, ys);
         } else {
-            MatMulTiled.matmul(x, rows, w, bias, y);
+            MatMulTiled.matmul(x, rows, ws, biases, ys);
         }
     }
 
@@ -153,7 +173,10 @@ public final class CpuKernels {
         }
     }
 
-    /** The parallel matrix-vector job: each item is a contiguous block of output rows. */
+    /**
+     * The parallel matrix-vector job over one or more weights: each item is a contiguous block of
+     * output rows of one weight.
+     */
     static final class MatVecJob implements CpuParallel.Job {
         private static final ThreadLocal<MatVecJob> JOBS = ThreadLocal.withInitial(MatVecJob::new);
         /** Per executing thread: an F16 row chunk converted to FP32. */
@@ -161,28 +184,32 @@ public final class CpuKernels {
 
         private float[] x;
         private int rows;
-        private MemorySegment seg;
-        private DType dtype;
         private int in;
-        private float[] bias;
-        private float[] y;
-        private int out;
-        private int chunk;
+        private WeightMatrix[] ws;
+        private float[][] biases;
+        private float[][] ys;
+        private int[] itemWeight = new int[0];
+        private int[] itemStart = new int[0];
+        private int[] itemEnd = new int[0];
         private boolean interleave;
         private float[] xd = new float[0]; // x rearranged for the BF16 kernels
 
-        static void run(float[] x, int rows, WeightMatrix w, float[] bias, float[] y) {
+        static void run(float[] x, int rows, WeightMatrix[] ws, float[][] biases, float[][] ys) {
             MatVecJob j = JOBS.get();
             j.x = x;
             j.rows = rows;
-            j.seg = w.data();
-            j.dtype = w.dtype();
-            j.in = w.inDim();
-            j.out = w.outDim();
-            j.bias = bias;
-            j.y = y;
+            j.in = ws[0].inDim();
+            j.ws = ws;
+            j.biases = biases;
+            j.ys = ys;
             j.interleave = j.in >= BF16_INTERLEAVE_MIN_IN;
-            if (j.dtype == DType.BF16) {
+            int total = 0;
+            boolean bf16 = false;
+            for (WeightMatrix w : ws) {
+                total += w.outDim();
+                bf16 |= w.dtype() == DType.BF16;
+            }
+            if (bf16) {
                 if (j.xd.length < rows * j.in) {
                     j.xd = new float[rows * j.in];
                 }
@@ -192,29 +219,52 @@ public final class CpuKernels {
             }
             // Several items per thread: a thread that gets ahead (the other lost its core for a
             // while) takes more, and the last item, run by one thread alone, is short. Items are
-            // multiples of 4 rows for the four-row kernel.
-            int items = CpuParallel.threads() == 1 ? 1 : CpuParallel.threads() * GEMV_ITEMS_PER_THREAD;
-            j.chunk = Math.max(16, ((j.out + items - 1) / items + 3) & -4);
+            // multiples of 4 rows for the four-row kernels, and never span two weights.
+            int target = CpuParallel.threads() == 1 ? 1 : CpuParallel.threads() * GEMV_ITEMS_PER_THREAD;
+            int chunk = Math.max(16, ((total + target - 1) / target + 3) & -4);
+            int items = 0;
+            for (WeightMatrix w : ws) {
+                items += (w.outDim() + chunk - 1) / chunk;
+            }
+            if (j.itemWeight.length < items) {
+                j.itemWeight = new int[items];
+                j.itemStart = new int[items];
+                j.itemEnd = new int[items];
+            }
+            int t = 0;
+            for (int i = 0; i < ws.length; i++) {
+                for (int o = 0; o < ws[i].outDim(); o += chunk) {
+                    j.itemWeight[t] = i;
+                    j.itemStart[t] = o;
+                    j.itemEnd[t] = Math.min(ws[i].outDim(), o + chunk);
+                    t++;
+                }
+            }
             try {
-                CpuParallel.run((j.out + j.chunk - 1) / j.chunk, j);
+                CpuParallel.run(items, j);
             } finally {
                 j.x = null;
-                j.seg = null;
-                j.bias = null;
-                j.y = null;
+                j.ws = null;
+                j.biases = null;
+                j.ys = null;
             }
         }
 
         @Override
         public void run(int item) {
-            int o0 = item * chunk;
-            int o1 = Math.min(out, o0 + chunk);
+            int wi = itemWeight[item];
+            WeightMatrix w = ws[wi];
+            float[] y = ys[wi];
+            int o0 = itemStart[item];
+            int o1 = itemEnd[item];
             if (rows == 1) {
-                one(o0, o1);
+                one(w, y, o0, o1);
             } else {
-                many(o0, o1);
+                many(w, y, o0, o1);
             }
+            float[] bias = biases == null ? null : biases[wi];
             if (bias != null) {
+                int out = w.outDim();
                 for (int r = 0; r < rows; r++) {
                     int yo = r * out;
                     for (int o = o0; o < o1; o++) {
@@ -224,7 +274,9 @@ public final class CpuKernels {
             }
         }
 
-        private void one(int o0, int o1) {
+        private void one(WeightMatrix w, float[] y, int o0, int o1) {
+            MemorySegment seg = w.data();
+            DType dtype = w.dtype();
             long rowBytes = (long) in * dtype.bytes();
             int o = o0;
             switch (dtype) {
@@ -261,7 +313,7 @@ public final class CpuKernels {
          * BF16 with several activation rows: blocks of four weight rows, each against the activation
          * rows four (then two, then one) at a time, so a block is still in L1 when it is read again.
          */
-        private void manyBf16(int o0, int o1, long rowBytes) {
+        private void manyBf16(MemorySegment seg, int out, float[] y, int o0, int o1, long rowBytes) {
             int o = o0;
             for (; o + 4 <= o1; o += 4) {
                 long off = o * rowBytes;
@@ -285,10 +337,13 @@ public final class CpuKernels {
         }
 
         /** Several activation rows; F16 and F32 take four at a time against each weight row. */
-        private void many(int o0, int o1) {
+        private void many(WeightMatrix w, float[] y, int o0, int o1) {
+            MemorySegment seg = w.data();
+            DType dtype = w.dtype();
+            int out = w.outDim();
             long rowBytes = (long) in * dtype.bytes();
             if (dtype == DType.BF16) {
-                manyBf16(o0, o1, rowBytes);
+                manyBf16(seg, out, y, o0, o1, rowBytes);
                 return;
             }
             float[] tmp = dtype == DType.F16 ? F16_TMP.get() : null;

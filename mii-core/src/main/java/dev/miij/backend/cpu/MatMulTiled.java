@@ -24,10 +24,14 @@ import jdk.incubator.vector.FloatVector;
  */
 final class MatMulTiled {
 
-    static final int MR = 4;
+    /** Weight rows per micro-tile for panels of 48 or 64 activation rows. */
+    static final int MR = 6;
+    /** Weight rows per micro-tile for panels of 16 or 32 rows, so that FMAs still outnumber loads. */
+    static final int MR_NARROW = 12;
     static final int NR = 64;
-    static final int KC = Integer.getInteger("mii.gemm.kc", 128);
-    static final int MC = Integer.getInteger("mii.gemm.mc", 128);
+    static final int KC = Integer.getInteger("mii.gemm.kc", 256);
+    /** Weight rows per output block; a multiple of MR_NARROW. */
+    static final int MC = Math.max(MR_NARROW, Integer.getInteger("mii.gemm.mc", 96) / MR_NARROW * MR_NARROW);
 
     private MatMulTiled() {
     }
@@ -44,9 +48,12 @@ final class MatMulTiled {
     private static final class Call implements CpuParallel.Job {
         float[] x;
         int rows;
-        WeightMatrix w;
-        float[] bias;
-        float[] y;
+        int in;
+        WeightMatrix[] ws;
+        float[][] biases;
+        float[][] ys;
+        int[] blockWeight = new int[0];
+        int[] blockStart = new int[0];
         int rp; // rows rounded up to 16
         float[] xp = new float[0];
         boolean packing;
@@ -63,15 +70,19 @@ final class MatMulTiled {
 
     private static final ThreadLocal<Call> CALLS = ThreadLocal.withInitial(Call::new);
 
-    /** y[r][o] = sum_i x[r][i] W[o][i] + bias[o]. */
-    static void matmul(float[] x, int rows, WeightMatrix w, float[] bias, float[] y) {
+    /**
+     * ys[i][r][o] = sum_k x[r][k] ws[i][o][k] + biases[i][o] for each weight i (all of input width
+     * in): the activations are packed once, and the output blocks of all weights form one job.
+     */
+    static void matmul(float[] x, int rows, WeightMatrix[] ws, float[][] biases, float[][] ys) {
         Call c = CALLS.get();
-        int in = w.inDim();
+        int in = ws[0].inDim();
         c.x = x;
         c.rows = rows;
-        c.w = w;
-        c.bias = bias;
-        c.y = y;
+        c.in = in;
+        c.ws = ws;
+        c.biases = biases;
+        c.ys = ys;
         c.rp = (rows + 15) & -16;
         long need = (long) c.rp * in;
         if (need > Integer.MAX_VALUE - 64) {
@@ -80,16 +91,32 @@ final class MatMulTiled {
         if (c.xp.length < need) {
             c.xp = new float[(int) need];
         }
+        int blocks = 0;
+        for (WeightMatrix w : ws) {
+            blocks += (w.outDim() + MC - 1) / MC;
+        }
+        if (c.blockWeight.length < blocks) {
+            c.blockWeight = new int[blocks];
+            c.blockStart = new int[blocks];
+        }
+        int b = 0;
+        for (int i = 0; i < ws.length; i++) {
+            for (int o = 0; o < ws[i].outDim(); o += MC) {
+                c.blockWeight[b] = i;
+                c.blockStart[b] = o;
+                b++;
+            }
+        }
         try {
             c.packing = true;
             CpuParallel.run((c.rp + NR - 1) / NR, c);
             c.packing = false;
-            CpuParallel.run((w.outDim() + MC - 1) / MC, c);
+            CpuParallel.run(blocks, c);
         } finally {
             c.x = null;
-            c.w = null;
-            c.bias = null;
-            c.y = null;
+            c.ws = null;
+            c.biases = null;
+            c.ys = null;
         }
     }
 
@@ -101,7 +128,7 @@ final class MatMulTiled {
      * output columns the way the weight conversion is over rows.
      */
     private static void pack(Call c, int t) {
-        int in = c.w.inDim();
+        int in = c.in;
         int rows = c.rows;
         int r0 = t * NR;
         int nr = Math.min(NR, c.rp - r0);
@@ -220,14 +247,15 @@ final class MatMulTiled {
         }
     }
 
-    /** Computes outputs [MC*b, MC*b+MC) for all rows. */
+    /** Computes outputs [o0, o0+MC) of weight blockWeight[b] for all rows, o0 = blockStart[b]. */
     private static void block(Call c, int b) {
-        WeightMatrix w = c.w;
+        int wi = c.blockWeight[b];
+        WeightMatrix w = c.ws[wi];
         int in = w.inDim();
         int out = w.outDim();
-        int o0 = b * MC;
+        int o0 = c.blockStart[b];
         int mc = Math.min(MC, out - o0);
-        int mp = (mc + MR - 1) & -MR;
+        int mp = (mc + MR_NARROW - 1) / MR_NARROW * MR_NARROW;
         int rp = c.rp;
         Scratch s = SCRATCH.get();
         if (s.wb.length < mp * in) {
@@ -261,25 +289,33 @@ final class MatMulTiled {
             for (int r0 = 0; r0 < rp; r0 += NR) {
                 int nr = Math.min(NR, rp - r0);
                 int xOff = r0 * in + k0 * nr;
-                int m = 0;
-                if (nr <= 32) {
-                    // Narrow panels: eight weight rows per tile, so the vector loads of x are shared
-                    // by twice as many FMAs (with four, loads would outnumber FMAs for 16 rows).
-                    for (; m + 8 <= mp; m += 8) {
-                        if (nr == 32) {
-                            tile2x8(wb, wBlock + m * kc, kc, kc, xp, xOff, yt, m * rp + r0, rp);
-                        } else {
-                            tile1x8(wb, wBlock + m * kc, kc, kc, xp, xOff, yt, m * rp + r0, rp);
+                int yOff = r0;
+                switch (nr) {
+                    case 64 -> {
+                        for (int m = 0; m < mp; m += MR) {
+                            tile6x64(wb, wBlock + m * kc, kc, kc, xp, xOff, yt, m * rp + yOff, rp);
+                        }
+                    }
+                    case 48 -> {
+                        for (int m = 0; m < mp; m += MR) {
+                            tile6x48(wb, wBlock + m * kc, kc, kc, xp, xOff, yt, m * rp + yOff, rp);
+                        }
+                    }
+                    case 32 -> {
+                        for (int m = 0; m < mp; m += MR_NARROW) {
+                            tile12x32(wb, wBlock + m * kc, kc, kc, xp, xOff, yt, m * rp + yOff, rp);
+                        }
+                    }
+                    default -> {
+                        for (int m = 0; m < mp; m += MR_NARROW) {
+                            tile12x16(wb, wBlock + m * kc, kc, kc, xp, xOff, yt, m * rp + yOff, rp);
                         }
                     }
                 }
-                for (; m < mp; m += MR) {
-                    tile(nr, wb, wBlock + m * kc, kc, kc, xp, xOff, yt, m * rp + r0, rp);
-                }
             }
         }
-        float[] y = c.y;
-        float[] bias = c.bias;
+        float[] y = c.ys[wi];
+        float[] bias = c.biases == null ? null : c.biases[wi];
         int rows = c.rows;
         for (int r = 0; r < rows; r++) {
             int yo = r * out + o0;
@@ -295,209 +331,226 @@ final class MatMulTiled {
         }
     }
 
-    /**
-     * yt[m][r] += sum_k wb[m][k] xp[k][r] for 4 weight rows m (row stride ldw) and nr activation rows
-     * (nr = 16, 32, 48 or 64; xp row stride nr), over kc columns.
+    /*
+     * Micro-kernels: yt[m][r] += sum_k wb[m][k] xp[k][r] for MR weight rows m (row stride ldw) and
+     * one panel of activation rows r (xp row stride = panel width), over kc columns. Written out per
+     * shape because the accumulators must be plain locals for C2 to keep them in registers, and
+     * loaded from / stored to yt inside the kernel: passing a vector to a helper method that C2
+     * declines to inline (it does, in methods this large) boxes it on the heap, which cost a third
+     * of the kernel's speed.
      */
-    private static void tile(int nr, float[] wb, int wOff, int ldw, int kc, float[] xp, int xOff,
-            float[] yt, int yOff, int ldy) {
-        switch (nr) {
-            case 64 -> tile4(wb, wOff, ldw, kc, xp, xOff, yt, yOff, ldy);
-            case 48 -> tile3(wb, wOff, ldw, kc, xp, xOff, yt, yOff, ldy);
-            case 32 -> tile2(wb, wOff, ldw, kc, xp, xOff, yt, yOff, ldy);
-            default -> tile1(wb, wOff, ldw, kc, xp, xOff, yt, yOff, ldy);
-        }
-    }
 
-    private static void acc(float[] yt, int off, FloatVector v) {
-        FloatVector.fromArray(F, yt, off).add(v).intoArray(yt, off);
-    }
-
-    // The four micro-kernels below differ only in the number of 16-row vectors; they are written
-    // out because the accumulators must be plain locals for C2 to keep them in registers.
-
-    private static void tile4(float[] wb, int wOff, int ldw, int kc, float[] xp, int xOff, float[] yt, int yOff, int ldy) {
-        FloatVector c00 = FloatVector.zero(F), c01 = FloatVector.zero(F), c02 = FloatVector.zero(F), c03 = FloatVector.zero(F);
-        FloatVector c10 = FloatVector.zero(F), c11 = FloatVector.zero(F), c12 = FloatVector.zero(F), c13 = FloatVector.zero(F);
-        FloatVector c20 = FloatVector.zero(F), c21 = FloatVector.zero(F), c22 = FloatVector.zero(F), c23 = FloatVector.zero(F);
-        FloatVector c30 = FloatVector.zero(F), c31 = FloatVector.zero(F), c32 = FloatVector.zero(F), c33 = FloatVector.zero(F);
-        int w0 = wOff, w1 = w0 + ldw, w2 = w1 + ldw, w3 = w2 + ldw;
+    private static void tile6x64(float[] wb, int wOff, int ldw, int kc, float[] xp, int xOff, float[] yt, int yOff, int ldy) {
+        int y0 = yOff;
+        int y1 = yOff + 1 * ldy;
+        int y2 = yOff + 2 * ldy;
+        int y3 = yOff + 3 * ldy;
+        int y4 = yOff + 4 * ldy;
+        int y5 = yOff + 5 * ldy;
+        FloatVector c0_0 = FloatVector.fromArray(F, yt, y0), c0_1 = FloatVector.fromArray(F, yt, y0 + 16), c0_2 = FloatVector.fromArray(F, yt, y0 + 32), c0_3 = FloatVector.fromArray(F, yt, y0 + 48);
+        FloatVector c1_0 = FloatVector.fromArray(F, yt, y1), c1_1 = FloatVector.fromArray(F, yt, y1 + 16), c1_2 = FloatVector.fromArray(F, yt, y1 + 32), c1_3 = FloatVector.fromArray(F, yt, y1 + 48);
+        FloatVector c2_0 = FloatVector.fromArray(F, yt, y2), c2_1 = FloatVector.fromArray(F, yt, y2 + 16), c2_2 = FloatVector.fromArray(F, yt, y2 + 32), c2_3 = FloatVector.fromArray(F, yt, y2 + 48);
+        FloatVector c3_0 = FloatVector.fromArray(F, yt, y3), c3_1 = FloatVector.fromArray(F, yt, y3 + 16), c3_2 = FloatVector.fromArray(F, yt, y3 + 32), c3_3 = FloatVector.fromArray(F, yt, y3 + 48);
+        FloatVector c4_0 = FloatVector.fromArray(F, yt, y4), c4_1 = FloatVector.fromArray(F, yt, y4 + 16), c4_2 = FloatVector.fromArray(F, yt, y4 + 32), c4_3 = FloatVector.fromArray(F, yt, y4 + 48);
+        FloatVector c5_0 = FloatVector.fromArray(F, yt, y5), c5_1 = FloatVector.fromArray(F, yt, y5 + 16), c5_2 = FloatVector.fromArray(F, yt, y5 + 32), c5_3 = FloatVector.fromArray(F, yt, y5 + 48);
         for (int k = 0; k < kc; k++) {
             int xo = xOff + k * 64;
             FloatVector x0 = FloatVector.fromArray(F, xp, xo);
             FloatVector x1 = FloatVector.fromArray(F, xp, xo + 16);
             FloatVector x2 = FloatVector.fromArray(F, xp, xo + 32);
             FloatVector x3 = FloatVector.fromArray(F, xp, xo + 48);
-            FloatVector b0 = FloatVector.broadcast(F, wb[w0 + k]);
-            c00 = b0.fma(x0, c00); c01 = b0.fma(x1, c01); c02 = b0.fma(x2, c02); c03 = b0.fma(x3, c03);
-            FloatVector b1 = FloatVector.broadcast(F, wb[w1 + k]);
-            c10 = b1.fma(x0, c10); c11 = b1.fma(x1, c11); c12 = b1.fma(x2, c12); c13 = b1.fma(x3, c13);
-            FloatVector b2 = FloatVector.broadcast(F, wb[w2 + k]);
-            c20 = b2.fma(x0, c20); c21 = b2.fma(x1, c21); c22 = b2.fma(x2, c22); c23 = b2.fma(x3, c23);
-            FloatVector b3 = FloatVector.broadcast(F, wb[w3 + k]);
-            c30 = b3.fma(x0, c30); c31 = b3.fma(x1, c31); c32 = b3.fma(x2, c32); c33 = b3.fma(x3, c33);
+            FloatVector b0 = FloatVector.broadcast(F, wb[wOff + k]);
+            c0_0 = b0.fma(x0, c0_0); c0_1 = b0.fma(x1, c0_1); c0_2 = b0.fma(x2, c0_2); c0_3 = b0.fma(x3, c0_3);
+            FloatVector b1 = FloatVector.broadcast(F, wb[wOff + 1 * ldw + k]);
+            c1_0 = b1.fma(x0, c1_0); c1_1 = b1.fma(x1, c1_1); c1_2 = b1.fma(x2, c1_2); c1_3 = b1.fma(x3, c1_3);
+            FloatVector b2 = FloatVector.broadcast(F, wb[wOff + 2 * ldw + k]);
+            c2_0 = b2.fma(x0, c2_0); c2_1 = b2.fma(x1, c2_1); c2_2 = b2.fma(x2, c2_2); c2_3 = b2.fma(x3, c2_3);
+            FloatVector b3 = FloatVector.broadcast(F, wb[wOff + 3 * ldw + k]);
+            c3_0 = b3.fma(x0, c3_0); c3_1 = b3.fma(x1, c3_1); c3_2 = b3.fma(x2, c3_2); c3_3 = b3.fma(x3, c3_3);
+            FloatVector b4 = FloatVector.broadcast(F, wb[wOff + 4 * ldw + k]);
+            c4_0 = b4.fma(x0, c4_0); c4_1 = b4.fma(x1, c4_1); c4_2 = b4.fma(x2, c4_2); c4_3 = b4.fma(x3, c4_3);
+            FloatVector b5 = FloatVector.broadcast(F, wb[wOff + 5 * ldw + k]);
+            c5_0 = b5.fma(x0, c5_0); c5_1 = b5.fma(x1, c5_1); c5_2 = b5.fma(x2, c5_2); c5_3 = b5.fma(x3, c5_3);
         }
-        acc(yt, yOff, c00); acc(yt, yOff + 16, c01); acc(yt, yOff + 32, c02); acc(yt, yOff + 48, c03);
-        acc(yt, yOff + ldy, c10); acc(yt, yOff + ldy + 16, c11); acc(yt, yOff + ldy + 32, c12); acc(yt, yOff + ldy + 48, c13);
-        acc(yt, yOff + 2*ldy, c20); acc(yt, yOff + 2*ldy + 16, c21); acc(yt, yOff + 2*ldy + 32, c22); acc(yt, yOff + 2*ldy + 48, c23);
-        acc(yt, yOff + 3*ldy, c30); acc(yt, yOff + 3*ldy + 16, c31); acc(yt, yOff + 3*ldy + 32, c32); acc(yt, yOff + 3*ldy + 48, c33);
+        c0_0.intoArray(yt, y0); c0_1.intoArray(yt, y0 + 16); c0_2.intoArray(yt, y0 + 32); c0_3.intoArray(yt, y0 + 48);
+        c1_0.intoArray(yt, y1); c1_1.intoArray(yt, y1 + 16); c1_2.intoArray(yt, y1 + 32); c1_3.intoArray(yt, y1 + 48);
+        c2_0.intoArray(yt, y2); c2_1.intoArray(yt, y2 + 16); c2_2.intoArray(yt, y2 + 32); c2_3.intoArray(yt, y2 + 48);
+        c3_0.intoArray(yt, y3); c3_1.intoArray(yt, y3 + 16); c3_2.intoArray(yt, y3 + 32); c3_3.intoArray(yt, y3 + 48);
+        c4_0.intoArray(yt, y4); c4_1.intoArray(yt, y4 + 16); c4_2.intoArray(yt, y4 + 32); c4_3.intoArray(yt, y4 + 48);
+        c5_0.intoArray(yt, y5); c5_1.intoArray(yt, y5 + 16); c5_2.intoArray(yt, y5 + 32); c5_3.intoArray(yt, y5 + 48);
     }
 
-    private static void tile3(float[] wb, int wOff, int ldw, int kc, float[] xp, int xOff, float[] yt, int yOff, int ldy) {
-        FloatVector c00 = FloatVector.zero(F), c01 = FloatVector.zero(F), c02 = FloatVector.zero(F);
-        FloatVector c10 = FloatVector.zero(F), c11 = FloatVector.zero(F), c12 = FloatVector.zero(F);
-        FloatVector c20 = FloatVector.zero(F), c21 = FloatVector.zero(F), c22 = FloatVector.zero(F);
-        FloatVector c30 = FloatVector.zero(F), c31 = FloatVector.zero(F), c32 = FloatVector.zero(F);
-        int w0 = wOff, w1 = w0 + ldw, w2 = w1 + ldw, w3 = w2 + ldw;
+    private static void tile6x48(float[] wb, int wOff, int ldw, int kc, float[] xp, int xOff, float[] yt, int yOff, int ldy) {
+        int y0 = yOff;
+        int y1 = yOff + 1 * ldy;
+        int y2 = yOff + 2 * ldy;
+        int y3 = yOff + 3 * ldy;
+        int y4 = yOff + 4 * ldy;
+        int y5 = yOff + 5 * ldy;
+        FloatVector c0_0 = FloatVector.fromArray(F, yt, y0), c0_1 = FloatVector.fromArray(F, yt, y0 + 16), c0_2 = FloatVector.fromArray(F, yt, y0 + 32);
+        FloatVector c1_0 = FloatVector.fromArray(F, yt, y1), c1_1 = FloatVector.fromArray(F, yt, y1 + 16), c1_2 = FloatVector.fromArray(F, yt, y1 + 32);
+        FloatVector c2_0 = FloatVector.fromArray(F, yt, y2), c2_1 = FloatVector.fromArray(F, yt, y2 + 16), c2_2 = FloatVector.fromArray(F, yt, y2 + 32);
+        FloatVector c3_0 = FloatVector.fromArray(F, yt, y3), c3_1 = FloatVector.fromArray(F, yt, y3 + 16), c3_2 = FloatVector.fromArray(F, yt, y3 + 32);
+        FloatVector c4_0 = FloatVector.fromArray(F, yt, y4), c4_1 = FloatVector.fromArray(F, yt, y4 + 16), c4_2 = FloatVector.fromArray(F, yt, y4 + 32);
+        FloatVector c5_0 = FloatVector.fromArray(F, yt, y5), c5_1 = FloatVector.fromArray(F, yt, y5 + 16), c5_2 = FloatVector.fromArray(F, yt, y5 + 32);
         for (int k = 0; k < kc; k++) {
             int xo = xOff + k * 48;
             FloatVector x0 = FloatVector.fromArray(F, xp, xo);
             FloatVector x1 = FloatVector.fromArray(F, xp, xo + 16);
             FloatVector x2 = FloatVector.fromArray(F, xp, xo + 32);
-            FloatVector b0 = FloatVector.broadcast(F, wb[w0 + k]);
-            c00 = b0.fma(x0, c00); c01 = b0.fma(x1, c01); c02 = b0.fma(x2, c02);
-            FloatVector b1 = FloatVector.broadcast(F, wb[w1 + k]);
-            c10 = b1.fma(x0, c10); c11 = b1.fma(x1, c11); c12 = b1.fma(x2, c12);
-            FloatVector b2 = FloatVector.broadcast(F, wb[w2 + k]);
-            c20 = b2.fma(x0, c20); c21 = b2.fma(x1, c21); c22 = b2.fma(x2, c22);
-            FloatVector b3 = FloatVector.broadcast(F, wb[w3 + k]);
-            c30 = b3.fma(x0, c30); c31 = b3.fma(x1, c31); c32 = b3.fma(x2, c32);
+            FloatVector b0 = FloatVector.broadcast(F, wb[wOff + k]);
+            c0_0 = b0.fma(x0, c0_0); c0_1 = b0.fma(x1, c0_1); c0_2 = b0.fma(x2, c0_2);
+            FloatVector b1 = FloatVector.broadcast(F, wb[wOff + 1 * ldw + k]);
+            c1_0 = b1.fma(x0, c1_0); c1_1 = b1.fma(x1, c1_1); c1_2 = b1.fma(x2, c1_2);
+            FloatVector b2 = FloatVector.broadcast(F, wb[wOff + 2 * ldw + k]);
+            c2_0 = b2.fma(x0, c2_0); c2_1 = b2.fma(x1, c2_1); c2_2 = b2.fma(x2, c2_2);
+            FloatVector b3 = FloatVector.broadcast(F, wb[wOff + 3 * ldw + k]);
+            c3_0 = b3.fma(x0, c3_0); c3_1 = b3.fma(x1, c3_1); c3_2 = b3.fma(x2, c3_2);
+            FloatVector b4 = FloatVector.broadcast(F, wb[wOff + 4 * ldw + k]);
+            c4_0 = b4.fma(x0, c4_0); c4_1 = b4.fma(x1, c4_1); c4_2 = b4.fma(x2, c4_2);
+            FloatVector b5 = FloatVector.broadcast(F, wb[wOff + 5 * ldw + k]);
+            c5_0 = b5.fma(x0, c5_0); c5_1 = b5.fma(x1, c5_1); c5_2 = b5.fma(x2, c5_2);
         }
-        acc(yt, yOff, c00); acc(yt, yOff + 16, c01); acc(yt, yOff + 32, c02);
-        acc(yt, yOff + ldy, c10); acc(yt, yOff + ldy + 16, c11); acc(yt, yOff + ldy + 32, c12);
-        acc(yt, yOff + 2*ldy, c20); acc(yt, yOff + 2*ldy + 16, c21); acc(yt, yOff + 2*ldy + 32, c22);
-        acc(yt, yOff + 3*ldy, c30); acc(yt, yOff + 3*ldy + 16, c31); acc(yt, yOff + 3*ldy + 32, c32);
+        c0_0.intoArray(yt, y0); c0_1.intoArray(yt, y0 + 16); c0_2.intoArray(yt, y0 + 32);
+        c1_0.intoArray(yt, y1); c1_1.intoArray(yt, y1 + 16); c1_2.intoArray(yt, y1 + 32);
+        c2_0.intoArray(yt, y2); c2_1.intoArray(yt, y2 + 16); c2_2.intoArray(yt, y2 + 32);
+        c3_0.intoArray(yt, y3); c3_1.intoArray(yt, y3 + 16); c3_2.intoArray(yt, y3 + 32);
+        c4_0.intoArray(yt, y4); c4_1.intoArray(yt, y4 + 16); c4_2.intoArray(yt, y4 + 32);
+        c5_0.intoArray(yt, y5); c5_1.intoArray(yt, y5 + 16); c5_2.intoArray(yt, y5 + 32);
     }
 
-    private static void tile2(float[] wb, int wOff, int ldw, int kc, float[] xp, int xOff, float[] yt, int yOff, int ldy) {
-        FloatVector c00 = FloatVector.zero(F), c01 = FloatVector.zero(F);
-        FloatVector c10 = FloatVector.zero(F), c11 = FloatVector.zero(F);
-        FloatVector c20 = FloatVector.zero(F), c21 = FloatVector.zero(F);
-        FloatVector c30 = FloatVector.zero(F), c31 = FloatVector.zero(F);
-        int w0 = wOff, w1 = w0 + ldw, w2 = w1 + ldw, w3 = w2 + ldw;
+    private static void tile12x32(float[] wb, int wOff, int ldw, int kc, float[] xp, int xOff, float[] yt, int yOff, int ldy) {
+        int y0 = yOff;
+        int y1 = yOff + 1 * ldy;
+        int y2 = yOff + 2 * ldy;
+        int y3 = yOff + 3 * ldy;
+        int y4 = yOff + 4 * ldy;
+        int y5 = yOff + 5 * ldy;
+        int y6 = yOff + 6 * ldy;
+        int y7 = yOff + 7 * ldy;
+        int y8 = yOff + 8 * ldy;
+        int y9 = yOff + 9 * ldy;
+        int y10 = yOff + 10 * ldy;
+        int y11 = yOff + 11 * ldy;
+        FloatVector c0_0 = FloatVector.fromArray(F, yt, y0), c0_1 = FloatVector.fromArray(F, yt, y0 + 16);
+        FloatVector c1_0 = FloatVector.fromArray(F, yt, y1), c1_1 = FloatVector.fromArray(F, yt, y1 + 16);
+        FloatVector c2_0 = FloatVector.fromArray(F, yt, y2), c2_1 = FloatVector.fromArray(F, yt, y2 + 16);
+        FloatVector c3_0 = FloatVector.fromArray(F, yt, y3), c3_1 = FloatVector.fromArray(F, yt, y3 + 16);
+        FloatVector c4_0 = FloatVector.fromArray(F, yt, y4), c4_1 = FloatVector.fromArray(F, yt, y4 + 16);
+        FloatVector c5_0 = FloatVector.fromArray(F, yt, y5), c5_1 = FloatVector.fromArray(F, yt, y5 + 16);
+        FloatVector c6_0 = FloatVector.fromArray(F, yt, y6), c6_1 = FloatVector.fromArray(F, yt, y6 + 16);
+        FloatVector c7_0 = FloatVector.fromArray(F, yt, y7), c7_1 = FloatVector.fromArray(F, yt, y7 + 16);
+        FloatVector c8_0 = FloatVector.fromArray(F, yt, y8), c8_1 = FloatVector.fromArray(F, yt, y8 + 16);
+        FloatVector c9_0 = FloatVector.fromArray(F, yt, y9), c9_1 = FloatVector.fromArray(F, yt, y9 + 16);
+        FloatVector c10_0 = FloatVector.fromArray(F, yt, y10), c10_1 = FloatVector.fromArray(F, yt, y10 + 16);
+        FloatVector c11_0 = FloatVector.fromArray(F, yt, y11), c11_1 = FloatVector.fromArray(F, yt, y11 + 16);
         for (int k = 0; k < kc; k++) {
             int xo = xOff + k * 32;
             FloatVector x0 = FloatVector.fromArray(F, xp, xo);
             FloatVector x1 = FloatVector.fromArray(F, xp, xo + 16);
-            FloatVector b0 = FloatVector.broadcast(F, wb[w0 + k]);
-            c00 = b0.fma(x0, c00); c01 = b0.fma(x1, c01);
-            FloatVector b1 = FloatVector.broadcast(F, wb[w1 + k]);
-            c10 = b1.fma(x0, c10); c11 = b1.fma(x1, c11);
-            FloatVector b2 = FloatVector.broadcast(F, wb[w2 + k]);
-            c20 = b2.fma(x0, c20); c21 = b2.fma(x1, c21);
-            FloatVector b3 = FloatVector.broadcast(F, wb[w3 + k]);
-            c30 = b3.fma(x0, c30); c31 = b3.fma(x1, c31);
+            FloatVector b0 = FloatVector.broadcast(F, wb[wOff + k]);
+            c0_0 = b0.fma(x0, c0_0); c0_1 = b0.fma(x1, c0_1);
+            FloatVector b1 = FloatVector.broadcast(F, wb[wOff + 1 * ldw + k]);
+            c1_0 = b1.fma(x0, c1_0); c1_1 = b1.fma(x1, c1_1);
+            FloatVector b2 = FloatVector.broadcast(F, wb[wOff + 2 * ldw + k]);
+            c2_0 = b2.fma(x0, c2_0); c2_1 = b2.fma(x1, c2_1);
+            FloatVector b3 = FloatVector.broadcast(F, wb[wOff + 3 * ldw + k]);
+            c3_0 = b3.fma(x0, c3_0); c3_1 = b3.fma(x1, c3_1);
+            FloatVector b4 = FloatVector.broadcast(F, wb[wOff + 4 * ldw + k]);
+            c4_0 = b4.fma(x0, c4_0); c4_1 = b4.fma(x1, c4_1);
+            FloatVector b5 = FloatVector.broadcast(F, wb[wOff + 5 * ldw + k]);
+            c5_0 = b5.fma(x0, c5_0); c5_1 = b5.fma(x1, c5_1);
+            FloatVector b6 = FloatVector.broadcast(F, wb[wOff + 6 * ldw + k]);
+            c6_0 = b6.fma(x0, c6_0); c6_1 = b6.fma(x1, c6_1);
+            FloatVector b7 = FloatVector.broadcast(F, wb[wOff + 7 * ldw + k]);
+            c7_0 = b7.fma(x0, c7_0); c7_1 = b7.fma(x1, c7_1);
+            FloatVector b8 = FloatVector.broadcast(F, wb[wOff + 8 * ldw + k]);
+            c8_0 = b8.fma(x0, c8_0); c8_1 = b8.fma(x1, c8_1);
+            FloatVector b9 = FloatVector.broadcast(F, wb[wOff + 9 * ldw + k]);
+            c9_0 = b9.fma(x0, c9_0); c9_1 = b9.fma(x1, c9_1);
+            FloatVector b10 = FloatVector.broadcast(F, wb[wOff + 10 * ldw + k]);
+            c10_0 = b10.fma(x0, c10_0); c10_1 = b10.fma(x1, c10_1);
+            FloatVector b11 = FloatVector.broadcast(F, wb[wOff + 11 * ldw + k]);
+            c11_0 = b11.fma(x0, c11_0); c11_1 = b11.fma(x1, c11_1);
         }
-        acc(yt, yOff, c00); acc(yt, yOff + 16, c01);
-        acc(yt, yOff + ldy, c10); acc(yt, yOff + ldy + 16, c11);
-        acc(yt, yOff + 2*ldy, c20); acc(yt, yOff + 2*ldy + 16, c21);
-        acc(yt, yOff + 3*ldy, c30); acc(yt, yOff + 3*ldy + 16, c31);
+        c0_0.intoArray(yt, y0); c0_1.intoArray(yt, y0 + 16);
+        c1_0.intoArray(yt, y1); c1_1.intoArray(yt, y1 + 16);
+        c2_0.intoArray(yt, y2); c2_1.intoArray(yt, y2 + 16);
+        c3_0.intoArray(yt, y3); c3_1.intoArray(yt, y3 + 16);
+        c4_0.intoArray(yt, y4); c4_1.intoArray(yt, y4 + 16);
+        c5_0.intoArray(yt, y5); c5_1.intoArray(yt, y5 + 16);
+        c6_0.intoArray(yt, y6); c6_1.intoArray(yt, y6 + 16);
+        c7_0.intoArray(yt, y7); c7_1.intoArray(yt, y7 + 16);
+        c8_0.intoArray(yt, y8); c8_1.intoArray(yt, y8 + 16);
+        c9_0.intoArray(yt, y9); c9_1.intoArray(yt, y9 + 16);
+        c10_0.intoArray(yt, y10); c10_1.intoArray(yt, y10 + 16);
+        c11_0.intoArray(yt, y11); c11_1.intoArray(yt, y11 + 16);
     }
 
-    private static void tile1(float[] wb, int wOff, int ldw, int kc, float[] xp, int xOff, float[] yt, int yOff, int ldy) {
-        FloatVector c00 = FloatVector.zero(F);
-        FloatVector c10 = FloatVector.zero(F);
-        FloatVector c20 = FloatVector.zero(F);
-        FloatVector c30 = FloatVector.zero(F);
-        int w0 = wOff, w1 = w0 + ldw, w2 = w1 + ldw, w3 = w2 + ldw;
+    private static void tile12x16(float[] wb, int wOff, int ldw, int kc, float[] xp, int xOff, float[] yt, int yOff, int ldy) {
+        int y0 = yOff;
+        int y1 = yOff + 1 * ldy;
+        int y2 = yOff + 2 * ldy;
+        int y3 = yOff + 3 * ldy;
+        int y4 = yOff + 4 * ldy;
+        int y5 = yOff + 5 * ldy;
+        int y6 = yOff + 6 * ldy;
+        int y7 = yOff + 7 * ldy;
+        int y8 = yOff + 8 * ldy;
+        int y9 = yOff + 9 * ldy;
+        int y10 = yOff + 10 * ldy;
+        int y11 = yOff + 11 * ldy;
+        FloatVector c0_0 = FloatVector.fromArray(F, yt, y0);
+        FloatVector c1_0 = FloatVector.fromArray(F, yt, y1);
+        FloatVector c2_0 = FloatVector.fromArray(F, yt, y2);
+        FloatVector c3_0 = FloatVector.fromArray(F, yt, y3);
+        FloatVector c4_0 = FloatVector.fromArray(F, yt, y4);
+        FloatVector c5_0 = FloatVector.fromArray(F, yt, y5);
+        FloatVector c6_0 = FloatVector.fromArray(F, yt, y6);
+        FloatVector c7_0 = FloatVector.fromArray(F, yt, y7);
+        FloatVector c8_0 = FloatVector.fromArray(F, yt, y8);
+        FloatVector c9_0 = FloatVector.fromArray(F, yt, y9);
+        FloatVector c10_0 = FloatVector.fromArray(F, yt, y10);
+        FloatVector c11_0 = FloatVector.fromArray(F, yt, y11);
         for (int k = 0; k < kc; k++) {
             int xo = xOff + k * 16;
             FloatVector x0 = FloatVector.fromArray(F, xp, xo);
-            FloatVector b0 = FloatVector.broadcast(F, wb[w0 + k]);
-            c00 = b0.fma(x0, c00);
-            FloatVector b1 = FloatVector.broadcast(F, wb[w1 + k]);
-            c10 = b1.fma(x0, c10);
-            FloatVector b2 = FloatVector.broadcast(F, wb[w2 + k]);
-            c20 = b2.fma(x0, c20);
-            FloatVector b3 = FloatVector.broadcast(F, wb[w3 + k]);
-            c30 = b3.fma(x0, c30);
+            FloatVector b0 = FloatVector.broadcast(F, wb[wOff + k]);
+            c0_0 = b0.fma(x0, c0_0);
+            FloatVector b1 = FloatVector.broadcast(F, wb[wOff + 1 * ldw + k]);
+            c1_0 = b1.fma(x0, c1_0);
+            FloatVector b2 = FloatVector.broadcast(F, wb[wOff + 2 * ldw + k]);
+            c2_0 = b2.fma(x0, c2_0);
+            FloatVector b3 = FloatVector.broadcast(F, wb[wOff + 3 * ldw + k]);
+            c3_0 = b3.fma(x0, c3_0);
+            FloatVector b4 = FloatVector.broadcast(F, wb[wOff + 4 * ldw + k]);
+            c4_0 = b4.fma(x0, c4_0);
+            FloatVector b5 = FloatVector.broadcast(F, wb[wOff + 5 * ldw + k]);
+            c5_0 = b5.fma(x0, c5_0);
+            FloatVector b6 = FloatVector.broadcast(F, wb[wOff + 6 * ldw + k]);
+            c6_0 = b6.fma(x0, c6_0);
+            FloatVector b7 = FloatVector.broadcast(F, wb[wOff + 7 * ldw + k]);
+            c7_0 = b7.fma(x0, c7_0);
+            FloatVector b8 = FloatVector.broadcast(F, wb[wOff + 8 * ldw + k]);
+            c8_0 = b8.fma(x0, c8_0);
+            FloatVector b9 = FloatVector.broadcast(F, wb[wOff + 9 * ldw + k]);
+            c9_0 = b9.fma(x0, c9_0);
+            FloatVector b10 = FloatVector.broadcast(F, wb[wOff + 10 * ldw + k]);
+            c10_0 = b10.fma(x0, c10_0);
+            FloatVector b11 = FloatVector.broadcast(F, wb[wOff + 11 * ldw + k]);
+            c11_0 = b11.fma(x0, c11_0);
         }
-        acc(yt, yOff, c00);
-        acc(yt, yOff + ldy, c10);
-        acc(yt, yOff + 2*ldy, c20);
-        acc(yt, yOff + 3*ldy, c30);
+        c0_0.intoArray(yt, y0);
+        c1_0.intoArray(yt, y1);
+        c2_0.intoArray(yt, y2);
+        c3_0.intoArray(yt, y3);
+        c4_0.intoArray(yt, y4);
+        c5_0.intoArray(yt, y5);
+        c6_0.intoArray(yt, y6);
+        c7_0.intoArray(yt, y7);
+        c8_0.intoArray(yt, y8);
+        c9_0.intoArray(yt, y9);
+        c10_0.intoArray(yt, y10);
+        c11_0.intoArray(yt, y11);
     }
-
-
-    private static void tile2x8(float[] wb, int wOff, int ldw, int kc, float[] xp, int xOff, float[] yt, int yOff, int ldy) {
-        FloatVector c00 = FloatVector.zero(F), c01 = FloatVector.zero(F);
-        FloatVector c10 = FloatVector.zero(F), c11 = FloatVector.zero(F);
-        FloatVector c20 = FloatVector.zero(F), c21 = FloatVector.zero(F);
-        FloatVector c30 = FloatVector.zero(F), c31 = FloatVector.zero(F);
-        FloatVector c40 = FloatVector.zero(F), c41 = FloatVector.zero(F);
-        FloatVector c50 = FloatVector.zero(F), c51 = FloatVector.zero(F);
-        FloatVector c60 = FloatVector.zero(F), c61 = FloatVector.zero(F);
-        FloatVector c70 = FloatVector.zero(F), c71 = FloatVector.zero(F);
-        int w0 = wOff, w1 = w0 + ldw, w2 = w1 + ldw, w3 = w2 + ldw, w4 = w3 + ldw, w5 = w4 + ldw, w6 = w5 + ldw, w7 = w6 + ldw;
-        for (int k = 0; k < kc; k++) {
-            int xo = xOff + k * 32;
-            FloatVector x0 = FloatVector.fromArray(F, xp, xo);
-            FloatVector x1 = FloatVector.fromArray(F, xp, xo + 16);
-            FloatVector b0 = FloatVector.broadcast(F, wb[w0 + k]);
-            c00 = b0.fma(x0, c00); c01 = b0.fma(x1, c01);
-            FloatVector b1 = FloatVector.broadcast(F, wb[w1 + k]);
-            c10 = b1.fma(x0, c10); c11 = b1.fma(x1, c11);
-            FloatVector b2 = FloatVector.broadcast(F, wb[w2 + k]);
-            c20 = b2.fma(x0, c20); c21 = b2.fma(x1, c21);
-            FloatVector b3 = FloatVector.broadcast(F, wb[w3 + k]);
-            c30 = b3.fma(x0, c30); c31 = b3.fma(x1, c31);
-            FloatVector b4 = FloatVector.broadcast(F, wb[w4 + k]);
-            c40 = b4.fma(x0, c40); c41 = b4.fma(x1, c41);
-            FloatVector b5 = FloatVector.broadcast(F, wb[w5 + k]);
-            c50 = b5.fma(x0, c50); c51 = b5.fma(x1, c51);
-            FloatVector b6 = FloatVector.broadcast(F, wb[w6 + k]);
-            c60 = b6.fma(x0, c60); c61 = b6.fma(x1, c61);
-            FloatVector b7 = FloatVector.broadcast(F, wb[w7 + k]);
-            c70 = b7.fma(x0, c70); c71 = b7.fma(x1, c71);
-        }
-        acc(yt, yOff, c00); acc(yt, yOff + 16, c01);
-        acc(yt, yOff + ldy, c10); acc(yt, yOff + ldy + 16, c11);
-        acc(yt, yOff + 2 * ldy, c20); acc(yt, yOff + 2 * ldy + 16, c21);
-        acc(yt, yOff + 3 * ldy, c30); acc(yt, yOff + 3 * ldy + 16, c31);
-        acc(yt, yOff + 4 * ldy, c40); acc(yt, yOff + 4 * ldy + 16, c41);
-        acc(yt, yOff + 5 * ldy, c50); acc(yt, yOff + 5 * ldy + 16, c51);
-        acc(yt, yOff + 6 * ldy, c60); acc(yt, yOff + 6 * ldy + 16, c61);
-        acc(yt, yOff + 7 * ldy, c70); acc(yt, yOff + 7 * ldy + 16, c71);
-    }
-
-    private static void tile1x8(float[] wb, int wOff, int ldw, int kc, float[] xp, int xOff, float[] yt, int yOff, int ldy) {
-        FloatVector c00 = FloatVector.zero(F);
-        FloatVector c10 = FloatVector.zero(F);
-        FloatVector c20 = FloatVector.zero(F);
-        FloatVector c30 = FloatVector.zero(F);
-        FloatVector c40 = FloatVector.zero(F);
-        FloatVector c50 = FloatVector.zero(F);
-        FloatVector c60 = FloatVector.zero(F);
-        FloatVector c70 = FloatVector.zero(F);
-        int w0 = wOff, w1 = w0 + ldw, w2 = w1 + ldw, w3 = w2 + ldw, w4 = w3 + ldw, w5 = w4 + ldw, w6 = w5 + ldw, w7 = w6 + ldw;
-        for (int k = 0; k < kc; k++) {
-            int xo = xOff + k * 16;
-            FloatVector x0 = FloatVector.fromArray(F, xp, xo);
-            FloatVector b0 = FloatVector.broadcast(F, wb[w0 + k]);
-            c00 = b0.fma(x0, c00);
-            FloatVector b1 = FloatVector.broadcast(F, wb[w1 + k]);
-            c10 = b1.fma(x0, c10);
-            FloatVector b2 = FloatVector.broadcast(F, wb[w2 + k]);
-            c20 = b2.fma(x0, c20);
-            FloatVector b3 = FloatVector.broadcast(F, wb[w3 + k]);
-            c30 = b3.fma(x0, c30);
-            FloatVector b4 = FloatVector.broadcast(F, wb[w4 + k]);
-            c40 = b4.fma(x0, c40);
-            FloatVector b5 = FloatVector.broadcast(F, wb[w5 + k]);
-            c50 = b5.fma(x0, c50);
-            FloatVector b6 = FloatVector.broadcast(F, wb[w6 + k]);
-            c60 = b6.fma(x0, c60);
-            FloatVector b7 = FloatVector.broadcast(F, wb[w7 + k]);
-            c70 = b7.fma(x0, c70);
-        }
-        acc(yt, yOff, c00);
-        acc(yt, yOff + ldy, c10);
-        acc(yt, yOff + 2 * ldy, c20);
-        acc(yt, yOff + 3 * ldy, c30);
-        acc(yt, yOff + 4 * ldy, c40);
-        acc(yt, yOff + 5 * ldy, c50);
-        acc(yt, yOff + 6 * ldy, c60);
-        acc(yt, yOff + 7 * ldy, c70);
-    }
-
 }

@@ -138,7 +138,7 @@ final class MatVec {
             a0 = even(v).fma(FloatVector.fromArray(F, xd, i), a0);
             a1 = odd(v).fma(FloatVector.fromArray(F, xd, i + 16), a1);
         }
-        return sum(a0.add(a1), w, off, xd, xOff, n & -32, n);
+        return a0.add(a1).reduceLanes(VectorOperators.ADD) + tail(w, off, xd, xOff, n & -32, n);
     }
 
     /**
@@ -317,22 +317,22 @@ final class MatVec {
             a33 = o3.fma(xo3, e3.fma(xe3, a33));
         }
         int n32 = n & -32;
-        y[yOff] = sum(a00, w, off, xd, xOff, n32, n);
-        y[yOff + 1] = sum(a10, w, off + r1, xd, xOff, n32, n);
-        y[yOff + 2] = sum(a20, w, off + r2, xd, xOff, n32, n);
-        y[yOff + 3] = sum(a30, w, off + r3, xd, xOff, n32, n);
-        y[yOff + yStride] = sum(a01, w, off, xd, xOff + n, n32, n);
-        y[yOff + yStride + 1] = sum(a11, w, off + r1, xd, xOff + n, n32, n);
-        y[yOff + yStride + 2] = sum(a21, w, off + r2, xd, xOff + n, n32, n);
-        y[yOff + yStride + 3] = sum(a31, w, off + r3, xd, xOff + n, n32, n);
-        y[yOff + 2 * yStride] = sum(a02, w, off, xd, xOff + 2 * n, n32, n);
-        y[yOff + 2 * yStride + 1] = sum(a12, w, off + r1, xd, xOff + 2 * n, n32, n);
-        y[yOff + 2 * yStride + 2] = sum(a22, w, off + r2, xd, xOff + 2 * n, n32, n);
-        y[yOff + 2 * yStride + 3] = sum(a32, w, off + r3, xd, xOff + 2 * n, n32, n);
-        y[yOff + 3 * yStride] = sum(a03, w, off, xd, xOff + 3 * n, n32, n);
-        y[yOff + 3 * yStride + 1] = sum(a13, w, off + r1, xd, xOff + 3 * n, n32, n);
-        y[yOff + 3 * yStride + 2] = sum(a23, w, off + r2, xd, xOff + 3 * n, n32, n);
-        y[yOff + 3 * yStride + 3] = sum(a33, w, off + r3, xd, xOff + 3 * n, n32, n);
+        y[yOff] = a00.reduceLanes(VectorOperators.ADD) + tail(w, off, xd, xOff, n32, n);
+        y[yOff + 1] = a10.reduceLanes(VectorOperators.ADD) + tail(w, off + r1, xd, xOff, n32, n);
+        y[yOff + 2] = a20.reduceLanes(VectorOperators.ADD) + tail(w, off + r2, xd, xOff, n32, n);
+        y[yOff + 3] = a30.reduceLanes(VectorOperators.ADD) + tail(w, off + r3, xd, xOff, n32, n);
+        y[yOff + yStride] = a01.reduceLanes(VectorOperators.ADD) + tail(w, off, xd, xOff + n, n32, n);
+        y[yOff + yStride + 1] = a11.reduceLanes(VectorOperators.ADD) + tail(w, off + r1, xd, xOff + n, n32, n);
+        y[yOff + yStride + 2] = a21.reduceLanes(VectorOperators.ADD) + tail(w, off + r2, xd, xOff + n, n32, n);
+        y[yOff + yStride + 3] = a31.reduceLanes(VectorOperators.ADD) + tail(w, off + r3, xd, xOff + n, n32, n);
+        y[yOff + 2 * yStride] = a02.reduceLanes(VectorOperators.ADD) + tail(w, off, xd, xOff + 2 * n, n32, n);
+        y[yOff + 2 * yStride + 1] = a12.reduceLanes(VectorOperators.ADD) + tail(w, off + r1, xd, xOff + 2 * n, n32, n);
+        y[yOff + 2 * yStride + 2] = a22.reduceLanes(VectorOperators.ADD) + tail(w, off + r2, xd, xOff + 2 * n, n32, n);
+        y[yOff + 2 * yStride + 3] = a32.reduceLanes(VectorOperators.ADD) + tail(w, off + r3, xd, xOff + 2 * n, n32, n);
+        y[yOff + 3 * yStride] = a03.reduceLanes(VectorOperators.ADD) + tail(w, off, xd, xOff + 3 * n, n32, n);
+        y[yOff + 3 * yStride + 1] = a13.reduceLanes(VectorOperators.ADD) + tail(w, off + r1, xd, xOff + 3 * n, n32, n);
+        y[yOff + 3 * yStride + 2] = a23.reduceLanes(VectorOperators.ADD) + tail(w, off + r2, xd, xOff + 3 * n, n32, n);
+        y[yOff + 3 * yStride + 3] = a33.reduceLanes(VectorOperators.ADD) + tail(w, off + r3, xd, xOff + 3 * n, n32, n);
     }
 
     /** As {@link #dot4x4Bf16} for two activation rows. */
@@ -366,14 +366,14 @@ final class MatVec {
             a31 = o3.fma(xo1, e3.fma(xe1, a31));
         }
         int n32 = n & -32;
-        y[yOff] = sum(a00, w, off, xd, xOff, n32, n);
-        y[yOff + 1] = sum(a10, w, off + r1, xd, xOff, n32, n);
-        y[yOff + 2] = sum(a20, w, off + r2, xd, xOff, n32, n);
-        y[yOff + 3] = sum(a30, w, off + r3, xd, xOff, n32, n);
-        y[yOff + yStride] = sum(a01, w, off, xd, xOff + n, n32, n);
-        y[yOff + yStride + 1] = sum(a11, w, off + r1, xd, xOff + n, n32, n);
-        y[yOff + yStride + 2] = sum(a21, w, off + r2, xd, xOff + n, n32, n);
-        y[yOff + yStride + 3] = sum(a31, w, off + r3, xd, xOff + n, n32, n);
+        y[yOff] = a00.reduceLanes(VectorOperators.ADD) + tail(w, off, xd, xOff, n32, n);
+        y[yOff + 1] = a10.reduceLanes(VectorOperators.ADD) + tail(w, off + r1, xd, xOff, n32, n);
+        y[yOff + 2] = a20.reduceLanes(VectorOperators.ADD) + tail(w, off + r2, xd, xOff, n32, n);
+        y[yOff + 3] = a30.reduceLanes(VectorOperators.ADD) + tail(w, off + r3, xd, xOff, n32, n);
+        y[yOff + yStride] = a01.reduceLanes(VectorOperators.ADD) + tail(w, off, xd, xOff + n, n32, n);
+        y[yOff + yStride + 1] = a11.reduceLanes(VectorOperators.ADD) + tail(w, off + r1, xd, xOff + n, n32, n);
+        y[yOff + yStride + 2] = a21.reduceLanes(VectorOperators.ADD) + tail(w, off + r2, xd, xOff + n, n32, n);
+        y[yOff + yStride + 3] = a31.reduceLanes(VectorOperators.ADD) + tail(w, off + r3, xd, xOff + n, n32, n);
     }
 
     /** As {@link #dot4x4Bf16} for one activation row (at any offset of xd). */
@@ -402,16 +402,19 @@ final class MatVec {
             a30 = o3.fma(xo0, e3.fma(xe0, a30));
         }
         int n32 = n & -32;
-        y[yOff] = sum(a00, w, off, xd, xOff, n32, n);
-        y[yOff + 1] = sum(a10, w, off + r1, xd, xOff, n32, n);
-        y[yOff + 2] = sum(a20, w, off + r2, xd, xOff, n32, n);
-        y[yOff + 3] = sum(a30, w, off + r3, xd, xOff, n32, n);
+        y[yOff] = a00.reduceLanes(VectorOperators.ADD) + tail(w, off, xd, xOff, n32, n);
+        y[yOff + 1] = a10.reduceLanes(VectorOperators.ADD) + tail(w, off + r1, xd, xOff, n32, n);
+        y[yOff + 2] = a20.reduceLanes(VectorOperators.ADD) + tail(w, off + r2, xd, xOff, n32, n);
+        y[yOff + 3] = a30.reduceLanes(VectorOperators.ADD) + tail(w, off + r3, xd, xOff, n32, n);
     }
 
-    /** Lanes of a summed, plus the partial block [n32, n) of the weight row at off against xd[xOff..]. */
-    private static float sum(FloatVector a, MemorySegment w, long off, float[] xd, int xOff, int n32, int n) {
-        float s = a.reduceLanes(VectorOperators.ADD);
-        return n32 == n ? s : s + tailBf16(w, off, xd, xOff, n32, n);
+    /**
+     * The partial block [n32, n) of the weight row at off against xd[xOff..], or 0 when there is
+     * none. Kernels reduce their accumulators themselves and pass only scalars here: a vector
+     * argument to a method C2 does not inline (these kernels are large) is boxed on the heap.
+     */
+    private static float tail(MemorySegment w, long off, float[] xd, int xOff, int n32, int n) {
+        return n32 == n ? 0f : tailBf16(w, off, xd, xOff, n32, n);
     }
 
     static void dotF16x4(MemorySegment w, long off, float[] x, int x0, int x1, int x2, int x3, int n,

@@ -55,6 +55,48 @@ class MatmulTest {
         }
     }
 
+    /** Several weights in one call (q/k/v, gate/up) on both paths, mixed types, some without bias. */
+    @Test
+    void severalWeightsInOneCall() {
+        Random rnd = new Random(7);
+        int in = 300;
+        DType[] types = {DType.BF16, DType.F16, DType.BF16};
+        int[] outs = {130, 17, 64};
+        try (Arena arena = Arena.ofShared()) {
+            TestWeights.Stored[] stored = new TestWeights.Stored[3];
+            WeightMatrix[] ws = new WeightMatrix[3];
+            for (int i = 0; i < 3; i++) {
+                stored[i] = TestWeights.random(types[i], outs[i], in, rnd, arena, i);
+                ws[i] = stored[i].matrix();
+            }
+            for (int rows : new int[] {1, 3, 8, 17, 70}) {
+                float[] x = TestWeights.gaussian(rows * in, rnd);
+                float[][] biases = {TestWeights.gaussian(outs[0], rnd), null, TestWeights.gaussian(outs[2], rnd)};
+                float[][] ys = new float[3][];
+                for (int i = 0; i < 3; i++) {
+                    ys[i] = new float[rows * outs[i]];
+                    Arrays.fill(ys[i], Float.NaN);
+                }
+                CpuKernels.matmul(x, rows, ws, biases, ys);
+                for (int i = 0; i < 3; i++) {
+                    for (int r = 0; r < rows; r++) {
+                        for (int o = 0; o < outs[i]; o++) {
+                            double ref = biases[i] == null ? 0 : biases[i][o];
+                            double scale = Math.abs(ref);
+                            for (int k = 0; k < in; k++) {
+                                double p = (double) x[r * in + k] * stored[i].values()[o * in + k];
+                                ref += p;
+                                scale += Math.abs(p);
+                            }
+                            assertEquals(ref, ys[i][r * outs[i] + o], TOL * scale,
+                                    "weight " + i + " rows=" + rows + " y[" + r + "][" + o + "]");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void matrixVectorShapes() {
         long seed = 1;
