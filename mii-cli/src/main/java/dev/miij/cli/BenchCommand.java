@@ -7,8 +7,13 @@ import dev.miij.bench.DummyModel;
 import dev.miij.bench.EngineBench;
 import dev.miij.model.HfHub;
 import dev.miij.model.ModelFolder;
+import dev.miij.model.TensorData;
 import dev.miij.model.WeightSource;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -54,7 +59,14 @@ final class BenchCommand implements Callable<Integer> {
              DecoderModel m = new DecoderModel(Architectures.fromConfig(folder.config()), weights, new CpuBackend())) {
             System.out.println("model: " + dir + " (" + m.spec().modelType() + ", " + m.spec().numLayers() + " layers, hidden "
                     + m.spec().hiddenSize() + "), threads: " + Runtime.getRuntime().availableProcessors());
-            new EngineBench(m, System.out).runAll(concurrency, decodeTokens, promptTokens);
+            List<MemorySegment> matrices = new ArrayList<>();
+            for (String name : new TreeSet<>(weights.names())) {
+                TensorData t = weights.get(name);
+                if (t.rank() == 2) {
+                    matrices.add(t.data());
+                }
+            }
+            new EngineBench(m, matrices, System.out).runAll(concurrency, decodeTokens, promptTokens);
         }
         return 0;
     }

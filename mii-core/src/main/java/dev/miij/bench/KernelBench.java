@@ -55,32 +55,10 @@ public final class KernelBench {
         SplittableRandom rnd = new SplittableRandom(seed);
         for (int c = 0; c < copies; c++) {
             MemorySegment m = arena.allocate(bytes, 64);
-            fill(m, t, rnd);
+            MemoryBandwidth.fillRandom(m, t, rnd.nextLong());
             ws[c] = new WeightMatrix(m, t, out, in);
         }
         return ws;
-    }
-
-    /** Random non-zero values; a random 1 MiB block repeated, which is as good as fully random for timing. */
-    static void fill(MemorySegment m, DType t, SplittableRandom rnd) {
-        long blockBytes = Math.min(m.byteSize(), 1 << 20);
-        long n = blockBytes / t.bytes();
-        ValueLayout.OfShort sh = ValueLayout.JAVA_SHORT.withOrder(ByteOrder.LITTLE_ENDIAN);
-        ValueLayout.OfFloat fl = ValueLayout.JAVA_FLOAT.withOrder(ByteOrder.LITTLE_ENDIAN);
-        for (long i = 0; i < n; i++) {
-            float f = (float) (rnd.nextDouble() - 0.5) * 0.1f;
-            if (f == 0f) {
-                f = 1e-3f;
-            }
-            switch (t) {
-                case BF16 -> m.set(sh, 2 * i, (short) (Float.floatToRawIntBits(f) >>> 16));
-                case F16 -> m.set(sh, 2 * i, Float.floatToFloat16(f));
-                default -> m.set(fl, 4 * i, f);
-            }
-        }
-        for (long o = blockBytes; o < m.byteSize(); o += blockBytes) {
-            MemorySegment.copy(m, 0, m, o, Math.min(blockBytes, m.byteSize() - o));
-        }
     }
 
     static float[] randomFloats(int n, long seed) {

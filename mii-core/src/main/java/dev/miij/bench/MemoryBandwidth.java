@@ -1,6 +1,7 @@
 package dev.miij.bench;
 
 import dev.miij.backend.cpu.CpuParallel;
+import dev.miij.model.DType;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -47,17 +48,11 @@ public final class MemoryBandwidth {
         }
     }
 
-    /** A buffer of {@code mib} MiB for {@link #pass}, filled with non-zero data (every page touched). */
+    /** A buffer of {@code mib} MiB for {@link #pass}, filled with distinct random data (every page touched). */
     public static MemorySegment buffer(Arena arena, int mib) {
         long bytes = (long) mib << 20;
         MemorySegment m = arena.allocate(bytes, 64);
-        MemorySegment block = arena.allocate(1 << 20, 64);
-        for (long i = 0; i < block.byteSize(); i += 4) {
-            block.set(ValueLayout.JAVA_FLOAT_UNALIGNED, i, (i & 4095) * 1e-3f + 1f);
-        }
-        for (long o = 0; o < bytes; o += block.byteSize()) {
-            MemorySegment.copy(block, 0, m, o, Math.min(block.byteSize(), bytes - o));
-        }
+        fillRandom(m, DType.F32, 42);
         // Enough calls for C2 to compile sum() normally rather than only via on-stack replacement.
         float acc = 0;
         for (int i = 0; i < 20_000; i++) {
@@ -65,6 +60,45 @@ public final class MemoryBandwidth {
         }
         sink = acc;
         return m;
+    }
+
+    /**
+     * Fills m with random non-zero values of type t (small, finite), every page different. A
+     * repeated block would be cheaper, but a hypervisor that merges identical pages (KSM) then
+     * maps much of the buffer to the same physical memory, and reads come from the cache: that
+     * inflated both the bandwidth and the kernel figures (above the machine's DRAM bandwidth).
+     */
+    public static void fillRandom(MemorySegment m, DType t, long seed) {
+        int chunk = 1 << 18;
+        float[] f = new float[chunk];
+        short[] h = new short[chunk];
+        long x = seed | 1;
+        long n = m.byteSize() / t.bytes();
+        for (long i0 = 0; i0 < n; i0 += chunk) {
+            int len = (int) Math.min(chunk, n - i0);
+            for (int i = 0; i < len; i++) {
+                x ^= x << 13;
+                x ^= x >>> 7;
+                x ^= x << 17;
+                float v = ((x >>> 40) / (float) (1 << 24) - 0.5f) * 0.1f;
+                f[i] = v == 0f ? 1e-3f : v;
+            }
+            switch (t) {
+                case BF16 -> {
+                    for (int i = 0; i < len; i++) {
+                        h[i] = (short) (Float.floatToRawIntBits(f[i]) >>> 16);
+                    }
+                    MemorySegment.copy(h, 0, m, ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), i0 * 2, len);
+                }
+                case F16 -> {
+                    for (int i = 0; i < len; i++) {
+                        h[i] = Float.floatToFloat16(f[i]);
+                    }
+                    MemorySegment.copy(h, 0, m, ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), i0 * 2, len);
+                }
+                default -> MemorySegment.copy(f, 0, m, ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), i0 * 4, len);
+            }
+        }
     }
 
     /** One read pass over the whole buffer with all pool threads; GB/s. */
@@ -87,6 +121,43 @@ public final class MemoryBandwidth {
         }
         sink += acc;
         return dt / 1e9;
+    }
+
+    /**
+     * One read pass over all of {@code segments} (for instance a model's weight tensors, to read the
+     * very pages a decode step reads) in one job: slices of about 4 MiB, claimed by the pool's
+     * threads in order. Returns GB/s over the bytes read (each slice rounded down to 128 bytes).
+     */
+    public static double pass(java.util.List<MemorySegment> segments) {
+        long slice = 4L << 20;
+        int n = 0;
+        for (MemorySegment m : segments) {
+            n += (int) ((m.byteSize() + slice - 1) / slice);
+        }
+        MemorySegment[] seg = new MemorySegment[n];
+        long[] from = new long[n];
+        long[] to = new long[n];
+        long bytes = 0;
+        int k = 0;
+        for (MemorySegment m : segments) {
+            for (long o = 0; o < m.byteSize(); o += slice) {
+                seg[k] = m;
+                from[k] = o;
+                to[k] = o + ((Math.min(slice, m.byteSize() - o)) & -128L);
+                bytes += to[k] - from[k];
+                k++;
+            }
+        }
+        float[] partial = new float[n];
+        long t0 = System.nanoTime();
+        CpuParallel.run(n, i -> partial[i] = sum(seg[i], from[i], to[i]));
+        long dt = System.nanoTime() - t0;
+        float acc = 0;
+        for (float f : partial) {
+            acc += f;
+        }
+        sink += acc;
+        return bytes / (dt / 1e9) / 1e9;
     }
 
     /** Reads a {@code mib}-MiB buffer {@code passes} times with all pool threads. */

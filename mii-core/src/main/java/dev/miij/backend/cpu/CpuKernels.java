@@ -2,6 +2,7 @@ package dev.miij.backend.cpu;
 
 import dev.miij.model.DType;
 import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
 
 /**
  * The CPU kernels the forward pass calls. Activations are FP32 arrays, row-major; weights are
@@ -31,7 +32,11 @@ public final class CpuKernels {
     /** For one activation row, BF16 and F16 matrices with this many columns or more read four rows at once. */
     static final int BF16_INTERLEAVE_MIN_IN = Integer.getInteger("mii.gemv.interleaveMinIn", 4096);
 
-    static final int GEMV_ITEMS_PER_THREAD = Integer.getInteger("mii.gemv.itemsPerThread", 8);
+    /** The smallest matrix-vector work item, in output rows (a multiple of 4). */
+    static final int GEMV_MIN_ITEM_ROWS = Integer.getInteger("mii.gemv.minItemRows", 32) + 3 & -4;
+
+    /** Each matrix-vector item takes 1 / (this * threads) of the rows still unassigned. */
+    static final int GEMV_GUIDED_DIVISOR = Integer.getInteger("mii.gemv.guidedDivisor", 4);
 
     private CpuKernels() {
     }
@@ -217,27 +222,31 @@ public final class CpuKernels {
                     MatVec.deinterleave(x, r * j.in, j.in, j.xd, r * j.in);
                 }
             }
-            // Several items per thread: a thread that gets ahead (the other lost its core for a
-            // while) takes more, and the last item, run by one thread alone, is short. Items are
-            // multiples of 4 rows for the four-row kernels, and never span two weights.
-            int target = CpuParallel.threads() == 1 ? 1 : CpuParallel.threads() * GEMV_ITEMS_PER_THREAD;
-            int chunk = Math.max(16, ((total + target - 1) / target + 3) & -4);
+            // Guided split: items start at a quarter of each thread's share of what is left and
+            // shrink to GEMV_MIN_ITEM_ROWS, so the streams are long at first, and at the end a
+            // thread waits for at most one small item. A thread that gets ahead (the other lost
+            // its core for a while) simply claims more. Items are multiples of 4 rows for the
+            // four-row kernels and never span two weights.
+            int threads = CpuParallel.threads();
             int items = 0;
-            for (WeightMatrix w : ws) {
-                items += (w.outDim() + chunk - 1) / chunk;
-            }
-            if (j.itemWeight.length < items) {
-                j.itemWeight = new int[items];
-                j.itemStart = new int[items];
-                j.itemEnd = new int[items];
-            }
-            int t = 0;
+            int left = total;
             for (int i = 0; i < ws.length; i++) {
-                for (int o = 0; o < ws[i].outDim(); o += chunk) {
-                    j.itemWeight[t] = i;
-                    j.itemStart[t] = o;
-                    j.itemEnd[t] = Math.min(ws[i].outDim(), o + chunk);
-                    t++;
+                int out = ws[i].outDim();
+                for (int o = 0; o < out; ) {
+                    int size = threads == 1 ? out - o
+                            : Math.max(GEMV_MIN_ITEM_ROWS, (left / (GEMV_GUIDED_DIVISOR * threads) + 3) & -4);
+                    size = Math.min(size, out - o);
+                    if (items == j.itemWeight.length) {
+                        j.itemWeight = Arrays.copyOf(j.itemWeight, 2 * items + 16);
+                        j.itemStart = Arrays.copyOf(j.itemStart, 2 * items + 16);
+                        j.itemEnd = Arrays.copyOf(j.itemEnd, 2 * items + 16);
+                    }
+                    j.itemWeight[items] = i;
+                    j.itemStart[items] = o;
+                    j.itemEnd[items] = o + size;
+                    items++;
+                    o += size;
+                    left -= size;
                 }
             }
             try {
