@@ -148,6 +148,10 @@ echo "-- memory bandwidth --"
 BW_OUT="$("$BUILD/membw" "$THREADS" 2048 5)"
 echo "$BW_OUT"
 BW="$(sed -n 's/^RESULT membw \([0-9.]*\) .*/\1/p' <<< "$BW_OUT")"
+# the pages llama.cpp reads: its model file's mapping (these can read slower than fresh memory)
+BWF_OUT="$("$BUILD/membw" "$THREADS" 1 5 "$MODEL")"
+echo "$BWF_OUT"
+BWF="$(sed -n 's/^RESULT membw \([0-9.]*\) .*/\1/p' <<< "$BWF_OUT")"
 echo "after:     $(others)"
 echo
 
@@ -155,4 +159,4 @@ echo "== summary =="
 echo "llama.cpp $LLAMA_TAG ($BUILD_INFO), node-llama-cpp $NLC_VERSION prebuilt CPU libs, $THREADS threads"
 echo "pp$N_PROMPT: $PP tokens/s (median of $REPS)"
 echo "tg$N_GEN: $TG tokens/s (median of $REPS)"
-echo "read bandwidth: $BW GB/s ($THREADS threads, best of 5)"
+echo "read bandwidth: $BW GB/s fresh buffer, $BWF GB/s model file pages ($THREADS threads, best of 5)"
