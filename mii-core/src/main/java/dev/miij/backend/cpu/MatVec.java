@@ -269,7 +269,8 @@ final class MatVec {
 
     /**
      * Four consecutive BF16 weight rows (stride rowBytes) against four deinterleaved activation rows
-     * xd[xOff + r * n ..]; writes y[yOff + r * yStride + k] for weight row k, activation row r. Each
+     * xd[xOff + r * n ..]; writes y[yOff + r * yStride + k * kStride] for weight row k (at
+     * off + k * rowBytes), activation row r. Each
      * weight vector is converted once and used for four activation rows, and each activation vector
      * is loaded once for four weight rows. One weight row at a time against four activation rows
      * (eight activation loads per weight load) ran at under half the bandwidth: the activation rows
@@ -277,7 +278,7 @@ final class MatVec {
      * converted weights and one activation row's pair fit in the 32 vector registers.
      */
     static void dot4x4Bf16(MemorySegment w, long off, long rowBytes, float[] xd, int xOff, int n, float[] y,
-            int yOff, int yStride) {
+            int yOff, int yStride, int kStride) {
         FloatVector z = FloatVector.zero(F);
         FloatVector a00 = z, a01 = z, a02 = z, a03 = z;
         FloatVector a10 = z, a11 = z, a12 = z, a13 = z;
@@ -317,26 +318,26 @@ final class MatVec {
         }
         int n32 = n & -32;
         y[yOff] = a00.reduceLanes(VectorOperators.ADD) + tail(w, off, xd, xOff, n32, n);
-        y[yOff + 1] = a10.reduceLanes(VectorOperators.ADD) + tail(w, off + r1, xd, xOff, n32, n);
-        y[yOff + 2] = a20.reduceLanes(VectorOperators.ADD) + tail(w, off + r2, xd, xOff, n32, n);
-        y[yOff + 3] = a30.reduceLanes(VectorOperators.ADD) + tail(w, off + r3, xd, xOff, n32, n);
+        y[yOff + kStride] = a10.reduceLanes(VectorOperators.ADD) + tail(w, off + r1, xd, xOff, n32, n);
+        y[yOff + 2 * kStride] = a20.reduceLanes(VectorOperators.ADD) + tail(w, off + r2, xd, xOff, n32, n);
+        y[yOff + 3 * kStride] = a30.reduceLanes(VectorOperators.ADD) + tail(w, off + r3, xd, xOff, n32, n);
         y[yOff + yStride] = a01.reduceLanes(VectorOperators.ADD) + tail(w, off, xd, xOff + n, n32, n);
-        y[yOff + yStride + 1] = a11.reduceLanes(VectorOperators.ADD) + tail(w, off + r1, xd, xOff + n, n32, n);
-        y[yOff + yStride + 2] = a21.reduceLanes(VectorOperators.ADD) + tail(w, off + r2, xd, xOff + n, n32, n);
-        y[yOff + yStride + 3] = a31.reduceLanes(VectorOperators.ADD) + tail(w, off + r3, xd, xOff + n, n32, n);
+        y[yOff + yStride + kStride] = a11.reduceLanes(VectorOperators.ADD) + tail(w, off + r1, xd, xOff + n, n32, n);
+        y[yOff + yStride + 2 * kStride] = a21.reduceLanes(VectorOperators.ADD) + tail(w, off + r2, xd, xOff + n, n32, n);
+        y[yOff + yStride + 3 * kStride] = a31.reduceLanes(VectorOperators.ADD) + tail(w, off + r3, xd, xOff + n, n32, n);
         y[yOff + 2 * yStride] = a02.reduceLanes(VectorOperators.ADD) + tail(w, off, xd, xOff + 2 * n, n32, n);
-        y[yOff + 2 * yStride + 1] = a12.reduceLanes(VectorOperators.ADD) + tail(w, off + r1, xd, xOff + 2 * n, n32, n);
-        y[yOff + 2 * yStride + 2] = a22.reduceLanes(VectorOperators.ADD) + tail(w, off + r2, xd, xOff + 2 * n, n32, n);
-        y[yOff + 2 * yStride + 3] = a32.reduceLanes(VectorOperators.ADD) + tail(w, off + r3, xd, xOff + 2 * n, n32, n);
+        y[yOff + 2 * yStride + kStride] = a12.reduceLanes(VectorOperators.ADD) + tail(w, off + r1, xd, xOff + 2 * n, n32, n);
+        y[yOff + 2 * yStride + 2 * kStride] = a22.reduceLanes(VectorOperators.ADD) + tail(w, off + r2, xd, xOff + 2 * n, n32, n);
+        y[yOff + 2 * yStride + 3 * kStride] = a32.reduceLanes(VectorOperators.ADD) + tail(w, off + r3, xd, xOff + 2 * n, n32, n);
         y[yOff + 3 * yStride] = a03.reduceLanes(VectorOperators.ADD) + tail(w, off, xd, xOff + 3 * n, n32, n);
-        y[yOff + 3 * yStride + 1] = a13.reduceLanes(VectorOperators.ADD) + tail(w, off + r1, xd, xOff + 3 * n, n32, n);
-        y[yOff + 3 * yStride + 2] = a23.reduceLanes(VectorOperators.ADD) + tail(w, off + r2, xd, xOff + 3 * n, n32, n);
-        y[yOff + 3 * yStride + 3] = a33.reduceLanes(VectorOperators.ADD) + tail(w, off + r3, xd, xOff + 3 * n, n32, n);
+        y[yOff + 3 * yStride + kStride] = a13.reduceLanes(VectorOperators.ADD) + tail(w, off + r1, xd, xOff + 3 * n, n32, n);
+        y[yOff + 3 * yStride + 2 * kStride] = a23.reduceLanes(VectorOperators.ADD) + tail(w, off + r2, xd, xOff + 3 * n, n32, n);
+        y[yOff + 3 * yStride + 3 * kStride] = a33.reduceLanes(VectorOperators.ADD) + tail(w, off + r3, xd, xOff + 3 * n, n32, n);
     }
 
     /** As {@link #dot4x4Bf16} for two activation rows. */
     static void dot4x2Bf16(MemorySegment w, long off, long rowBytes, float[] xd, int xOff, int n, float[] y,
-            int yOff, int yStride) {
+            int yOff, int yStride, int kStride) {
         FloatVector z = FloatVector.zero(F);
         FloatVector a00 = z, a01 = z;
         FloatVector a10 = z, a11 = z;
@@ -366,18 +367,18 @@ final class MatVec {
         }
         int n32 = n & -32;
         y[yOff] = a00.reduceLanes(VectorOperators.ADD) + tail(w, off, xd, xOff, n32, n);
-        y[yOff + 1] = a10.reduceLanes(VectorOperators.ADD) + tail(w, off + r1, xd, xOff, n32, n);
-        y[yOff + 2] = a20.reduceLanes(VectorOperators.ADD) + tail(w, off + r2, xd, xOff, n32, n);
-        y[yOff + 3] = a30.reduceLanes(VectorOperators.ADD) + tail(w, off + r3, xd, xOff, n32, n);
+        y[yOff + kStride] = a10.reduceLanes(VectorOperators.ADD) + tail(w, off + r1, xd, xOff, n32, n);
+        y[yOff + 2 * kStride] = a20.reduceLanes(VectorOperators.ADD) + tail(w, off + r2, xd, xOff, n32, n);
+        y[yOff + 3 * kStride] = a30.reduceLanes(VectorOperators.ADD) + tail(w, off + r3, xd, xOff, n32, n);
         y[yOff + yStride] = a01.reduceLanes(VectorOperators.ADD) + tail(w, off, xd, xOff + n, n32, n);
-        y[yOff + yStride + 1] = a11.reduceLanes(VectorOperators.ADD) + tail(w, off + r1, xd, xOff + n, n32, n);
-        y[yOff + yStride + 2] = a21.reduceLanes(VectorOperators.ADD) + tail(w, off + r2, xd, xOff + n, n32, n);
-        y[yOff + yStride + 3] = a31.reduceLanes(VectorOperators.ADD) + tail(w, off + r3, xd, xOff + n, n32, n);
+        y[yOff + yStride + kStride] = a11.reduceLanes(VectorOperators.ADD) + tail(w, off + r1, xd, xOff + n, n32, n);
+        y[yOff + yStride + 2 * kStride] = a21.reduceLanes(VectorOperators.ADD) + tail(w, off + r2, xd, xOff + n, n32, n);
+        y[yOff + yStride + 3 * kStride] = a31.reduceLanes(VectorOperators.ADD) + tail(w, off + r3, xd, xOff + n, n32, n);
     }
 
     /** As {@link #dot4x4Bf16} for one activation row (at any offset of xd). */
     static void dot4x1Bf16(MemorySegment w, long off, long rowBytes, float[] xd, int xOff, int n, float[] y,
-            int yOff, int yStride) {
+            int yOff, int yStride, int kStride) {
         FloatVector z = FloatVector.zero(F);
         FloatVector a00 = z;
         FloatVector a10 = z;
@@ -402,9 +403,9 @@ final class MatVec {
         }
         int n32 = n & -32;
         y[yOff] = a00.reduceLanes(VectorOperators.ADD) + tail(w, off, xd, xOff, n32, n);
-        y[yOff + 1] = a10.reduceLanes(VectorOperators.ADD) + tail(w, off + r1, xd, xOff, n32, n);
-        y[yOff + 2] = a20.reduceLanes(VectorOperators.ADD) + tail(w, off + r2, xd, xOff, n32, n);
-        y[yOff + 3] = a30.reduceLanes(VectorOperators.ADD) + tail(w, off + r3, xd, xOff, n32, n);
+        y[yOff + kStride] = a10.reduceLanes(VectorOperators.ADD) + tail(w, off + r1, xd, xOff, n32, n);
+        y[yOff + 2 * kStride] = a20.reduceLanes(VectorOperators.ADD) + tail(w, off + r2, xd, xOff, n32, n);
+        y[yOff + 3 * kStride] = a30.reduceLanes(VectorOperators.ADD) + tail(w, off + r3, xd, xOff, n32, n);
     }
 
     /**
