@@ -103,7 +103,7 @@ class MatmulTest {
         for (DType t : new DType[] {DType.BF16, DType.F16, DType.F32}) {
             for (int in : new int[] {1, 15, 16, 50, 67, 1000, 2048, 4096}) {
                 for (int out : new int[] {1, 3, 17, 130}) {
-                    for (int rows : new int[] {1, 2, 3, 4, 5, 6, 7, 8}) {
+                    for (int rows : new int[] {1, 2, 3, 4, 5, 6, 7, 8, 13, 24}) {
                         check(t, rows, out, in, (seed & 1) == 0, (int) (seed % 3), seed++);
                     }
                 }
