@@ -10,7 +10,6 @@ import java.io.PrintStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 
@@ -152,8 +151,8 @@ public final class EngineBench {
                 dec = Math.max(dec, d);
             }
         }
-        double readMedian = median(read);
-        double fractionMedian = median(fraction);
+        double readMedian = KernelBench.median(read);
+        double fractionMedian = KernelBench.median(fraction);
         log.printf("decode, batch 1:        %8.2f tokens/s  (best of %d; %.3f GB of weights per token -> %.1f GB/s)%n", dec,
                 rounds, gbPerToken, dec * gbPerToken);
         log.printf("read bandwidth:         %8.1f GB/s      (median of %d plain reads of %s, one before each decode run)%n",
@@ -172,11 +171,5 @@ public final class EngineBench {
         log.printf("TTFT 512-token prefix:  %8.1f ms uncached, %8.1f ms cached (%.2fx)%n", ttft[0], ttft[1],
                 ttft[1] / ttft[0]);
         return new Result(dec, readMedian, fractionMedian, pp, gbPerToken, conc, ttft[0], ttft[1]);
-    }
-
-    private static double median(double[] v) {
-        double[] s = v.clone();
-        Arrays.sort(s);
-        return s[s.length / 2];
     }
 }
