@@ -195,9 +195,10 @@ public final class CpuKernels {
         private WeightMatrix[] ws;
         private float[][] biases;
         private float[][] ys;
-        private int[] itemWeight = new int[0];
-        private int[] itemStart = new int[0];
-        private int[] itemEnd = new int[0];
+        // Work items of the current call (see planItems); package-visible for DecodeReadProbe.
+        int[] itemWeight = new int[0];
+        int[] itemStart = new int[0];
+        int[] itemEnd = new int[0];
         private boolean interleave;
         private float[] xd = new float[0]; // x rearranged for the BF16 kernels
 
@@ -210,10 +211,8 @@ public final class CpuKernels {
             j.biases = biases;
             j.ys = ys;
             j.interleave = j.in >= BF16_INTERLEAVE_MIN_IN;
-            int total = 0;
             boolean bf16 = false;
             for (WeightMatrix w : ws) {
-                total += w.outDim();
                 bf16 |= w.dtype() == DType.BF16;
             }
             if (bf16) {
@@ -224,11 +223,30 @@ public final class CpuKernels {
                     MatVec.deinterleave(x, r * j.in, j.in, j.xd, r * j.in);
                 }
             }
-            // Guided split: items start at a quarter of each thread's share of what is left and
-            // shrink to GEMV_MIN_ITEM_ROWS, so the streams are long at first, and at the end a
-            // thread waits for at most one small item. A thread that gets ahead (the other lost
-            // its core for a while) simply claims more. Items are multiples of 4 rows for the
-            // four-row kernels and never span two weights.
+            int items = j.planItems(ws);
+            try {
+                CpuParallel.run(items, j);
+            } finally {
+                j.x = null;
+                j.ws = null;
+                j.biases = null;
+                j.ys = null;
+            }
+        }
+
+        /**
+         * Splits the output rows of {@code ws} into work items (itemWeight/itemStart/itemEnd) and
+         * returns their number. Guided split: items start at a quarter of each thread's share of
+         * what is left and shrink to GEMV_MIN_ITEM_ROWS, so the streams are long at first, and at
+         * the end a thread waits for at most one small item. A thread that gets ahead (the other
+         * lost its core for a while) simply claims more. Items are multiples of 4 rows for the
+         * four-row kernels and never span two weights.
+         */
+        int planItems(WeightMatrix[] ws) {
+            int total = 0;
+            for (WeightMatrix w : ws) {
+                total += w.outDim();
+            }
             int threads = CpuParallel.threads();
             int items = 0;
             int left = total;
@@ -238,27 +256,20 @@ public final class CpuKernels {
                     int size = threads == 1 ? out - o
                             : Math.max(GEMV_MIN_ITEM_ROWS, (left / (GEMV_GUIDED_DIVISOR * threads) + 3) & -4);
                     size = Math.min(size, out - o);
-                    if (items == j.itemWeight.length) {
-                        j.itemWeight = Arrays.copyOf(j.itemWeight, 2 * items + 16);
-                        j.itemStart = Arrays.copyOf(j.itemStart, 2 * items + 16);
-                        j.itemEnd = Arrays.copyOf(j.itemEnd, 2 * items + 16);
+                    if (items == itemWeight.length) {
+                        itemWeight = Arrays.copyOf(itemWeight, 2 * items + 16);
+                        itemStart = Arrays.copyOf(itemStart, 2 * items + 16);
+                        itemEnd = Arrays.copyOf(itemEnd, 2 * items + 16);
                     }
-                    j.itemWeight[items] = i;
-                    j.itemStart[items] = o;
-                    j.itemEnd[items] = o + size;
+                    itemWeight[items] = i;
+                    itemStart[items] = o;
+                    itemEnd[items] = o + size;
                     items++;
                     o += size;
                     left -= size;
                 }
             }
-            try {
-                CpuParallel.run(items, j);
-            } finally {
-                j.x = null;
-                j.ws = null;
-                j.biases = null;
-                j.ys = null;
-            }
+            return items;
         }
 
         @Override
