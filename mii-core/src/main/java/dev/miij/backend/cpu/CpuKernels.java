@@ -310,8 +310,14 @@ public final class CpuKernels {
                     // row long each.
                     int q = (o1 - o0) / 4;
                     long stride = q * rowBytes;
-                    for (int i = 0; i < q; i++) {
-                        MatVec.dot4Bf16(seg, (o0 + i) * rowBytes, stride, xd, in, y, o0 + i, q);
+                    if ((in & 31) == 0) {
+                        if (q > 0) {
+                            MatVec.dot4Bf16Rows(seg, o0 * rowBytes, stride, q, xd, in, y, o0);
+                        }
+                    } else {
+                        for (int i = 0; i < q; i++) {
+                            MatVec.dot4Bf16(seg, (o0 + i) * rowBytes, stride, xd, in, y, o0 + i, q);
+                        }
                     }
                     for (o = o0 + 4 * q; o < o1; o++) {
                         y[o] = MatVec.dotBf16(seg, o * rowBytes, xd, in);
