@@ -13,6 +13,7 @@
 #   N_PROMPT / N_GEN   pp / tg sizes (default 512 / 64)
 #   MODEL              GGUF to benchmark (default: generated into the cache)
 #   XCHECK             1 = also build and run upstream llama-bench from the bundled sources (default 1)
+#   MEMBW              1 = also measure the read bandwidth (default 1)
 #   WAIT_QUIET         wait up to this many seconds for other processes to leave the CPUs idle
 #                      (busy < 10% over 5 s) before measuring (default 0 = don't wait)
 set -euo pipefail
@@ -25,6 +26,7 @@ REPS="${REPS:-3}"
 N_PROMPT="${N_PROMPT:-512}"
 N_GEN="${N_GEN:-64}"
 XCHECK="${XCHECK:-1}"
+MEMBW="${MEMBW:-1}"
 WAIT_QUIET="${WAIT_QUIET:-0}"
 MODEL="${MODEL:-$CACHE/llama-3.2-1b-shape-bf16.gguf}"
 
@@ -144,19 +146,22 @@ if [[ "$XCHECK" == 1 ]]; then
     echo
 fi
 
-echo "-- memory bandwidth --"
-BW_OUT="$("$BUILD/membw" "$THREADS" 2048 5)"
-echo "$BW_OUT"
-BW="$(sed -n 's/^RESULT membw \([0-9.]*\) .*/\1/p' <<< "$BW_OUT")"
-# the pages llama.cpp reads: its model file's mapping (these can read slower than fresh memory)
-BWF_OUT="$("$BUILD/membw" "$THREADS" 1 5 "$MODEL")"
-echo "$BWF_OUT"
-BWF="$(sed -n 's/^RESULT membw \([0-9.]*\) .*/\1/p' <<< "$BWF_OUT")"
-echo "after:     $(others)"
-echo
+if [[ "$MEMBW" == 1 ]]; then
+    echo "-- memory bandwidth --"
+    BW_OUT="$("$BUILD/membw" "$THREADS" 2048 5)"
+    echo "$BW_OUT"
+    BW="$(sed -n 's/^RESULT membw \([0-9.]*\) .*/\1/p' <<< "$BW_OUT")"
+    # the pages llama.cpp reads: its model file's mapping (these can read slower than fresh memory)
+    BWF_OUT="$("$BUILD/membw" "$THREADS" 1 5 "$MODEL")"
+    echo "$BWF_OUT"
+    BWF="$(sed -n 's/^RESULT membw \([0-9.]*\) .*/\1/p' <<< "$BWF_OUT")"
+    echo "after:     $(others)"
+    echo
+fi
 
 echo "== summary =="
 echo "llama.cpp $LLAMA_TAG ($BUILD_INFO), node-llama-cpp $NLC_VERSION prebuilt CPU libs, $THREADS threads"
-echo "pp$N_PROMPT: $PP tokens/s (median of $REPS)"
-echo "tg$N_GEN: $TG tokens/s (median of $REPS)"
-echo "read bandwidth: $BW GB/s fresh buffer, $BWF GB/s model file pages ($THREADS threads, best of 5)"
+[[ "$N_PROMPT" -gt 0 ]] && echo "pp$N_PROMPT: $PP tokens/s (median of $REPS)"
+[[ "$N_GEN" -gt 0 ]] && echo "tg$N_GEN: $TG tokens/s (median of $REPS)"
+[[ "$MEMBW" == 1 ]] && echo "read bandwidth: $BW GB/s fresh buffer, $BWF GB/s model file pages ($THREADS threads, best of 5)"
+true

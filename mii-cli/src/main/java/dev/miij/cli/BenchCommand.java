@@ -42,6 +42,9 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--prompt-tokens", description = "Prompt length when timing prompt processing (default: ${DEFAULT-VALUE}).")
     int promptTokens = 512;
 
+    @Option(names = "--decode-only", description = "Measure decode at batch 1 only (tokens/s and the fraction of read bandwidth).")
+    boolean decodeOnly;
+
     @Option(names = "--debug", description = "Show stack traces on errors.")
     boolean debug;
 
@@ -66,7 +69,12 @@ final class BenchCommand implements Callable<Integer> {
                     matrices.add(t.data());
                 }
             }
-            new EngineBench(m, matrices, System.out).runAll(concurrency, decodeTokens, promptTokens);
+            EngineBench bench = new EngineBench(m, matrices, System.out);
+            if (decodeOnly) {
+                bench.runDecode(decodeTokens);
+            } else {
+                bench.runAll(concurrency, decodeTokens, promptTokens);
+            }
         }
         return 0;
     }

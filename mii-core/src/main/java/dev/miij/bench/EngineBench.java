@@ -174,13 +174,20 @@ public final class EngineBench {
         return (System.nanoTime() - t0) / 1e6;
     }
 
-    /** Runs everything (after a warm-up) and prints a table. */
-    public Result runAll(int[] concurrencyLevels, int decodeTokens, int promptTokens) {
+    /** Decode at batch 1: tokens/s (best of 5 undisturbed runs) and the fraction of bandwidth. */
+    public record DecodeResult(double tokensPerSecond, double readGBPerSecond, double bandwidthFraction,
+                               double weightGBPerToken) {
+    }
+
+    /** Measures and prints decode at batch 1 (after a warm-up): {@link DecodeResult}. */
+    public DecodeResult runDecode(int decodeTokens) {
         log.println("warming up...");
-        prompt(64);
         decode(8, 8);
-        prompt(promptTokens);
         decode(16, decodeTokens);
+        return measureDecode(decodeTokens);
+    }
+
+    private DecodeResult measureDecode(int decodeTokens) {
         double gbPerToken = model.weightBytesPerToken() / 1e9;
         int rounds = 5;
         double dec = 0;
@@ -204,6 +211,17 @@ public final class EngineBench {
         log.printf("decode / bandwidth:     %8.1f %%         (median over %d steps of the step's GB/s / the read after it;"
                 + " quartiles %.1f-%.1f %%)%n", 100 * fractionMedian, sorted.length, 100 * sorted[sorted.length / 4],
                 100 * sorted[3 * sorted.length / 4]);
+        return new DecodeResult(dec, readMedian, fractionMedian, gbPerToken);
+    }
+
+    /** Runs everything (after a warm-up) and prints a table. */
+    public Result runAll(int[] concurrencyLevels, int decodeTokens, int promptTokens) {
+        log.println("warming up...");
+        prompt(64);
+        decode(8, 8);
+        prompt(promptTokens);
+        decode(16, decodeTokens);
+        DecodeResult d = measureDecode(decodeTokens);
         double pp = Math.max(prompt(promptTokens), prompt(promptTokens));
         log.printf("prompt, %4d tokens:    %8.2f tokens/s%n", promptTokens, pp);
         List<double[]> conc = new ArrayList<>();
@@ -215,6 +233,7 @@ public final class EngineBench {
         double[] ttft = prefixTtft(512, 16);
         log.printf("TTFT 512-token prefix:  %8.1f ms uncached, %8.1f ms cached (%.2fx)%n", ttft[0], ttft[1],
                 ttft[1] / ttft[0]);
-        return new Result(dec, readMedian, fractionMedian, pp, gbPerToken, conc, ttft[0], ttft[1]);
+        return new Result(d.tokensPerSecond(), d.readGBPerSecond(), d.bandwidthFraction(), pp, d.weightGBPerToken(), conc,
+                ttft[0], ttft[1]);
     }
 }

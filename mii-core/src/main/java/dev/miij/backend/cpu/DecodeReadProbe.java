@@ -24,7 +24,9 @@ import jdk.incubator.vector.VectorOperators;
  *   <li>{@code read}: a plain read of all those matrices ({@link MemoryBandwidth#pass(List)});
  *   <li>{@code gemv}: the decode kernels themselves ({@link CpuKernels#matmul}, one activation row);
  *   <li>{@code items}: a plain sum over the very work items, jobs and access pattern of the decode
- *       kernels (four rows a quarter-item apart), without their arithmetic.
+ *       kernels (four rows a quarter-item apart), without their arithmetic;
+ *   <li>{@code per-row}: the same kernels called once per row ({@link MatVec#dot4Bf16}), as before
+ *       {@link MatVec#dot4Bf16Rows} ran along whole streams.
  * </ul>
  * When {@code items} keeps up with {@code read} and {@code gemv} does not, neither the work split
  * nor the access pattern is at fault but the kernel loop's own work per byte. Llama-style tensor
@@ -85,6 +87,7 @@ public final class DecodeReadProbe {
                 MemoryBandwidth.pass(all);
                 gemv(calls, x, ys);
                 items(calls, plan);
+                perRow(calls, plan, x, ys);
             }
             System.out.printf("%d threads, %.3f GB per step; GB/s (fraction of the read in the same round)%n",
                     CpuParallel.threads(), bytes / 1e9);
@@ -92,8 +95,9 @@ public final class DecodeReadProbe {
                 double read = MemoryBandwidth.pass(all);
                 double gemv = bytes / 1e9 / best(() -> gemv(calls, x, ys));
                 double items = bytes / 1e9 / best(() -> items(calls, plan));
-                System.out.printf("read %5.1f   gemv %5.1f (%3.0f%%)   items %5.1f (%3.0f%%)%n", read, gemv,
-                        100 * gemv / read, items, 100 * items / read);
+                double perRow = bytes / 1e9 / best(() -> perRow(calls, plan, x, ys));
+                System.out.printf("read %5.1f   gemv %5.1f (%3.0f%%)   items %5.1f (%3.0f%%)   per-row %5.1f (%3.0f%%)%n",
+                        read, gemv, 100 * gemv / read, items, 100 * items / read, perRow, 100 * perRow / read);
             }
         }
     }
@@ -130,6 +134,33 @@ public final class DecodeReadProbe {
             int[] start = plan.itemStart.clone();
             int[] end = plan.itemEnd.clone();
             CpuParallel.run(n, i -> sink += sumItem(ws[weight[i]], start[i], end[i]));
+        }
+    }
+
+    /** The decode kernels with one call per row of each four-row group, over the same items. */
+    private static void perRow(List<WeightMatrix[]> calls, CpuKernels.MatVecJob plan, float[] x, float[][][] ys) {
+        for (int c = 0; c < calls.size(); c++) {
+            WeightMatrix[] ws = calls.get(c);
+            int in = ws[0].inDim();
+            float[] xd = new float[in];
+            MatVec.deinterleave(x, 0, in, xd);
+            int n = plan.planItems(ws);
+            int[] weight = plan.itemWeight.clone();
+            int[] start = plan.itemStart.clone();
+            int[] end = plan.itemEnd.clone();
+            float[][] y = ys[c];
+            CpuParallel.run(n, i -> {
+                WeightMatrix w = ws[weight[i]];
+                long rowBytes = 2L * in;
+                int o0 = start[i];
+                int q = (end[i] - o0) / 4;
+                for (int r = 0; r < q; r++) {
+                    MatVec.dot4Bf16(w.data(), (o0 + r) * rowBytes, q * rowBytes, xd, in, y[weight[i]], o0 + r, q);
+                }
+                for (int o = o0 + 4 * q; o < end[i]; o++) {
+                    y[weight[i]][o] = MatVec.dotBf16(w.data(), o * rowBytes, xd, in);
+                }
+            });
         }
     }
 

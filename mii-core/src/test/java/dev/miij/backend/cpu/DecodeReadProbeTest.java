@@ -29,11 +29,11 @@ class DecodeReadProbeTest {
         }
         List<String> rounds = out.toString(StandardCharsets.UTF_8).lines().filter(l -> l.startsWith("read")).toList();
         assertEquals(2, rounds.size(), out.toString(StandardCharsets.UTF_8));
-        Pattern p = Pattern.compile("read +([0-9.]+) +gemv +([0-9.]+) \\( *[0-9]+%\\) +items +([0-9.]+) \\( *[0-9]+%\\)");
+        Pattern p = Pattern.compile("read +([0-9.]+) +gemv +([0-9.]+) \\( *[0-9]+%\\) +items +([0-9.]+) \\( *[0-9]+%\\) +per-row +([0-9.]+) \\( *[0-9]+%\\)");
         for (String line : rounds) {
             Matcher m = p.matcher(line);
             assertTrue(m.matches(), line);
-            for (int g = 1; g <= 3; g++) {
+            for (int g = 1; g <= 4; g++) {
                 assertTrue(Double.parseDouble(m.group(g)) > 0, line);
             }
         }

@@ -1,0 +1,31 @@
+package dev.miij.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.miij.cli.GenerateCommandTest.Run;
+import java.nio.file.Path;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class BenchCommandTest {
+
+    @Test
+    void decodeOnlyMeasuresDecodeAgainstTheReadOfTheModelsPages(@TempDir Path dir) {
+        Run r = GenerateCommandTest.run("bench", "--dummy", "tiny", "--dummy-dir", dir.toString(), "--decode-only",
+                "--decode-tokens", "8");
+        assertEquals(0, r.exit(), r.err());
+        Matcher decode = Pattern.compile("decode, batch 1: +([0-9.]+) tokens/s").matcher(r.out());
+        assertTrue(decode.find(), r.out());
+        assertTrue(Double.parseDouble(decode.group(1)) > 0, r.out());
+        Matcher fraction = Pattern.compile("decode / bandwidth: +([0-9.]+) %.*median over 7 steps").matcher(r.out());
+        assertTrue(fraction.find(), r.out());
+        assertTrue(Double.parseDouble(fraction.group(1)) > 0, r.out());
+        assertTrue(r.out().contains("plain reads of the model's weight matrices"), r.out());
+        assertFalse(r.out().contains("prompt,"), "prompt processing is not measured: " + r.out());
+        assertFalse(r.out().contains("concurrency"), r.out());
+    }
+}
