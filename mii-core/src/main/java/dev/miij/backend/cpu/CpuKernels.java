@@ -312,7 +312,7 @@ public final class CpuKernels {
                     long stride = q * rowBytes;
                     if ((in & 31) == 0) {
                         if (q > 0) {
-                            MatVec.dot4Bf16Rows(seg, o0 * rowBytes, stride, q, xd, in, y, o0);
+                            MatVec.dot4Bf16Rows(seg, o0 * rowBytes, stride, q, xd, in, y, o0, q);
                         }
                     } else {
                         for (int i = 0; i < q; i++) {

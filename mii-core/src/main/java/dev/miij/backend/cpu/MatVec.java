@@ -142,44 +142,29 @@ final class MatVec {
     }
 
     /**
-     * Dot products of four BF16 rows at off + k * rowBytes (k = 0..3) with deinterleaved xd; writes
-     * y[yOff + k * yStride]. Each activation vector is loaded once for the four rows. The decode
-     * path passes rows a quarter of a work item apart, so the four streams are long and sequential.
+     * Dot products of four BF16 rows at off + k * rowBytes (k = 0..3) with deinterleaved xd[0..n),
+     * any n; writes y[yOff + k * yStride]. One row of each stream per call: the decode path uses
+     * {@link #dot4Bf16Rows} directly where rows are whole 64-byte blocks.
      */
     static void dot4Bf16(MemorySegment w, long off, long rowBytes, float[] xd, int n, float[] y, int yOff, int yStride) {
-        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
-        long r1 = rowBytes, r2 = 2 * rowBytes, r3 = 3 * rowBytes;
-        for (long e = off, end = off + 2L * (n & -32); e < end; e += 64) {
-            int i = (int) ((e - off) >>> 1);
-            FloatVector xe = FloatVector.fromArray(F, xd, i);
-            FloatVector xo = FloatVector.fromArray(F, xd, i + 16);
-            IntVector v0 = IntVector.fromMemorySegment(I32, w, e, LE);
-            IntVector v1 = IntVector.fromMemorySegment(I32, w, e + r1, LE);
-            IntVector v2 = IntVector.fromMemorySegment(I32, w, e + r2, LE);
-            IntVector v3 = IntVector.fromMemorySegment(I32, w, e + r3, LE);
-            a0 = odd(v0).fma(xo, even(v0).fma(xe, a0));
-            a1 = odd(v1).fma(xo, even(v1).fma(xe, a1));
-            a2 = odd(v2).fma(xo, even(v2).fma(xe, a2));
-            a3 = odd(v3).fma(xo, even(v3).fma(xe, a3));
-        }
         int n32 = n & -32;
-        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
-        if (n32 != n) {
-            s0 += tailBf16(w, off, xd, n32, n);
-            s1 += tailBf16(w, off + r1, xd, n32, n);
-            s2 += tailBf16(w, off + r2, xd, n32, n);
-            s3 += tailBf16(w, off + r3, xd, n32, n);
+        if (n32 > 0) {
+            dot4Bf16Rows(w, off, rowBytes, 1, xd, n32, y, yOff, yStride);
+        } else {
+            for (int k = 0; k < 4; k++) {
+                y[yOff + k * yStride] = 0f;
+            }
         }
-        y[yOff] = s0;
-        y[yOff + yStride] = s1;
-        y[yOff + 2 * yStride] = s2;
-        y[yOff + 3 * yStride] = s3;
+        if (n32 != n) {
+            for (int k = 0; k < 4; k++) {
+                y[yOff + k * yStride] += tailBf16(w, off + k * rowBytes, xd, n32, n);
+            }
+        }
     }
 
     /**
      * Dot products of {@code rows} consecutive BF16 rows in each of four streams (stream k starts at
-     * off + k * stride) with deinterleaved xd[0..n); writes y[yOff + k * rows + r] for row r of
+     * off + k * stride) with deinterleaved xd[0..n); writes y[yOff + k * yStride + r] for row r of
      * stream k. n must be a multiple of 32, so that rows are whole 64-byte blocks and each stream
      * is one contiguous run of bytes.
      *
@@ -189,7 +174,8 @@ final class MatVec {
      * each call enters and leaves C2's pre-, main- and post-loop, a cost paid every 64 iterations
      * for rows of 2048 elements.
      */
-    static void dot4Bf16Rows(MemorySegment w, long off, long stride, int rows, float[] xd, int n, float[] y, int yOff) {
+    static void dot4Bf16Rows(MemorySegment w, long off, long stride, int rows, float[] xd, int n, float[] y, int yOff,
+            int yStride) {
         FloatVector z = FloatVector.zero(F), a0 = z, a1 = z, a2 = z, a3 = z;
         long s2 = 2 * stride, s3 = 3 * stride;
         int xi = 0;
@@ -208,9 +194,9 @@ final class MatVec {
             xi += 32;
             if (xi == n) {
                 y[o] = a0.reduceLanes(VectorOperators.ADD);
-                y[o + rows] = a1.reduceLanes(VectorOperators.ADD);
-                y[o + 2 * rows] = a2.reduceLanes(VectorOperators.ADD);
-                y[o + 3 * rows] = a3.reduceLanes(VectorOperators.ADD);
+                y[o + yStride] = a1.reduceLanes(VectorOperators.ADD);
+                y[o + 2 * yStride] = a2.reduceLanes(VectorOperators.ADD);
+                y[o + 3 * yStride] = a3.reduceLanes(VectorOperators.ADD);
                 a0 = z;
                 a1 = z;
                 a2 = z;
