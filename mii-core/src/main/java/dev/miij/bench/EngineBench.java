@@ -24,8 +24,7 @@ import java.util.function.DoubleSupplier;
 public final class EngineBench {
 
     /** Results, for printing and for docs/benchmarks.md. */
-    public record Result(double decodeTokensPerSecond, double readGBPerSecond, double bandwidthFraction,
-                         double promptTokensPerSecond, double weightGBPerToken, List<double[]> concurrency,
+    public record Result(DecodeResult decode, double promptTokensPerSecond, List<double[]> concurrency,
                          double ttftUncachedMs, double ttftCachedMs) {
     }
 
@@ -233,7 +232,6 @@ public final class EngineBench {
         double[] ttft = prefixTtft(512, 16);
         log.printf("TTFT 512-token prefix:  %8.1f ms uncached, %8.1f ms cached (%.2fx)%n", ttft[0], ttft[1],
                 ttft[1] / ttft[0]);
-        return new Result(d.tokensPerSecond(), d.readGBPerSecond(), d.bandwidthFraction(), pp, d.weightGBPerToken(), conc,
-                ttft[0], ttft[1]);
+        return new Result(d, pp, conc, ttft[0], ttft[1]);
     }
 }

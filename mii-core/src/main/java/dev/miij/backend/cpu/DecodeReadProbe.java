@@ -127,13 +127,23 @@ public final class DecodeReadProbe {
         }
     }
 
+    /** Work on one item: rows [from, to) of weight {@code weight}. */
+    private interface ItemWork {
+        void run(int weight, int from, int to);
+    }
+
+    /** Runs {@code work} on the pool over the decode kernels' own work items for {@code ws}. */
+    private static void forEachItem(WeightMatrix[] ws, CpuKernels.MatVecJob plan, ItemWork work) {
+        int n = plan.planItems(ws);
+        int[] weight = plan.itemWeight.clone();
+        int[] start = plan.itemStart.clone();
+        int[] end = plan.itemEnd.clone();
+        CpuParallel.run(n, i -> work.run(weight[i], start[i], end[i]));
+    }
+
     private static void items(List<WeightMatrix[]> calls, CpuKernels.MatVecJob plan) {
         for (WeightMatrix[] ws : calls) {
-            int n = plan.planItems(ws);
-            int[] weight = plan.itemWeight.clone();
-            int[] start = plan.itemStart.clone();
-            int[] end = plan.itemEnd.clone();
-            CpuParallel.run(n, i -> sink += sumItem(ws[weight[i]], start[i], end[i]));
+            forEachItem(ws, plan, (wi, o0, o1) -> sink += sumItem(ws[wi], o0, o1));
         }
     }
 
@@ -144,21 +154,16 @@ public final class DecodeReadProbe {
             int in = ws[0].inDim();
             float[] xd = new float[in];
             MatVec.deinterleave(x, 0, in, xd);
-            int n = plan.planItems(ws);
-            int[] weight = plan.itemWeight.clone();
-            int[] start = plan.itemStart.clone();
-            int[] end = plan.itemEnd.clone();
             float[][] y = ys[c];
-            CpuParallel.run(n, i -> {
-                WeightMatrix w = ws[weight[i]];
-                long rowBytes = 2L * in;
-                int o0 = start[i];
-                int q = (end[i] - o0) / 4;
+            long rowBytes = 2L * in;
+            forEachItem(ws, plan, (wi, o0, o1) -> {
+                MemorySegment w = ws[wi].data();
+                int q = (o1 - o0) / 4;
                 for (int r = 0; r < q; r++) {
-                    MatVec.dot4Bf16(w.data(), (o0 + r) * rowBytes, q * rowBytes, xd, in, y[weight[i]], o0 + r, q);
+                    MatVec.dot4Bf16(w, (o0 + r) * rowBytes, q * rowBytes, xd, in, y[wi], o0 + r, q);
                 }
-                for (int o = o0 + 4 * q; o < end[i]; o++) {
-                    y[weight[i]][o] = MatVec.dotBf16(w.data(), o * rowBytes, xd, in);
+                for (int o = o0 + 4 * q; o < o1; o++) {
+                    y[wi][o] = MatVec.dotBf16(w, o * rowBytes, xd, in);
                 }
             });
         }
