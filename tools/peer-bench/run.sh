@@ -14,6 +14,8 @@
 #   MODEL              GGUF to benchmark (default: generated into the cache)
 #   XCHECK             1 = also build and run upstream llama-bench from the bundled sources (default 1)
 #   MEMBW              1 = also measure the read bandwidth (default 1)
+#   PAIRED             1 = also run tg once more with a read of the model file's pages after every
+#                      token, and report decode / read the way `mii bench` does (default 1)
 #   WAIT_QUIET         wait up to this many seconds for other processes to leave the CPUs idle
 #                      (busy < 10% over 5 s) before measuring (default 0 = don't wait)
 set -euo pipefail
@@ -27,6 +29,7 @@ N_PROMPT="${N_PROMPT:-512}"
 N_GEN="${N_GEN:-64}"
 XCHECK="${XCHECK:-1}"
 MEMBW="${MEMBW:-1}"
+PAIRED="${PAIRED:-1}"
 WAIT_QUIET="${WAIT_QUIET:-0}"
 MODEL="${MODEL:-$CACHE/llama-3.2-1b-shape-bf16.gguf}"
 
@@ -80,7 +83,7 @@ fi
 # --- 2. build the benchmark programs ----------------------------------------------
 if [[ ! -x "$BUILD/llama_bench" || "$HERE/llama_bench.c" -nt "$BUILD/llama_bench" ]]; then
     log "building llama_bench (C API benchmark)"
-    gcc -O2 -Wall -I"$SRC/include" -I"$SRC/ggml/include" "$HERE/llama_bench.c" -o "$BUILD/llama_bench" \
+    gcc -O3 -march=native -pthread -Wall -I"$SRC/include" -I"$SRC/ggml/include" "$HERE/llama_bench.c" -o "$BUILD/llama_bench" \
         -L"$LIBDIR" -l:"$LIBLLAMA" -l:"$LIBGGML" -l:libggml-base.so -Wl,-rpath,"$LIBDIR"
 fi
 if [[ ! -x "$BUILD/membw" || "$HERE/membw.c" -nt "$BUILD/membw" ]]; then
@@ -131,10 +134,11 @@ echo "before:    $(others)"
 echo
 
 echo "-- llama_bench (C API) --"
-OUT="$("$BUILD/llama_bench" -m "$MODEL" -B "$LIBDIR" -t "$THREADS" -p "$N_PROMPT" -n "$N_GEN" -r "$REPS" 2>&1)"
+OUT="$("$BUILD/llama_bench" -m "$MODEL" -B "$LIBDIR" -t "$THREADS" -p "$N_PROMPT" -n "$N_GEN" -r "$REPS" -P "$PAIRED" 2>&1)"
 echo "$OUT"
 PP="$(sed -n "s/^RESULT pp$N_PROMPT \([0-9.]*\) .*/\1/p" <<< "$OUT")"
 TG="$(sed -n "s/^RESULT tg$N_GEN \([0-9.]*\) .*/\1/p" <<< "$OUT")"
+TGP="$(sed -n "s/^RESULT tg${N_GEN}_paired \(.*\)/\1/p" <<< "$OUT")"
 echo "after:     $(others)"
 echo
 
@@ -163,5 +167,6 @@ echo "== summary =="
 echo "llama.cpp $LLAMA_TAG ($BUILD_INFO), node-llama-cpp $NLC_VERSION prebuilt CPU libs, $THREADS threads"
 [[ "$N_PROMPT" -gt 0 ]] && echo "pp$N_PROMPT: $PP tokens/s (median of $REPS)"
 [[ "$N_GEN" -gt 0 ]] && echo "tg$N_GEN: $TG tokens/s (median of $REPS)"
+[[ -n "$TGP" ]] && echo "tg$N_GEN decode / read (paired): $TGP"
 [[ "$MEMBW" == 1 ]] && echo "read bandwidth: $BW GB/s fresh buffer, $BWF GB/s model file pages ($THREADS threads, best of 5)"
 true
