@@ -87,7 +87,10 @@ class VectorOpsTest {
                     for (int i = 0; i < dim; i++) {
                         double ref = x[r * dim + i] * inv * w[i];
                         close(ref, out[r * dim + i], 1e-5 * Math.abs(ref) + 1e-7, "rmsNorm dim " + dim);
-                        assertEquals(out[r * dim + i], inPlace[r * dim + i]);
+                        // Not bit for bit: the two calls may run at different JIT tiers, and the
+                        // Vector API's reduction adds lanes in another order when not compiled.
+                        close(out[r * dim + i], inPlace[r * dim + i], 1e-6 * Math.abs(out[r * dim + i]) + 1e-9,
+                                "in place, dim " + dim);
                     }
                 }
                 assertTail(out, rows * dim);
@@ -127,7 +130,10 @@ class VectorOpsTest {
                         double ref = n * w[i] + (withBias ? b[i] : 0);
                         close(ref, out[r * dim + i], 1e-5 * (Math.abs(n * w[i]) + Math.abs(ref)) + 1e-6,
                                 "layerNorm dim " + dim);
-                        assertEquals(out[r * dim + i], inPlace[r * dim + i]);
+                        // Not bit for bit: the two calls may run at different JIT tiers, and the
+                        // Vector API's reduction adds lanes in another order when not compiled.
+                        close(out[r * dim + i], inPlace[r * dim + i], 1e-6 * Math.abs(out[r * dim + i]) + 1e-9,
+                                "in place, dim " + dim);
                     }
                 }
                 assertTail(out, rows * dim);
