@@ -1,10 +1,12 @@
 package dev.miij.cli;
 
+import dev.miij.MiiException;
 import dev.miij.arch.Architectures;
 import dev.miij.arch.DecoderModel;
 import dev.miij.backend.cpu.CpuBackend;
 import dev.miij.bench.DummyModel;
 import dev.miij.bench.EngineBench;
+import dev.miij.model.DType;
 import dev.miij.model.HfHub;
 import dev.miij.model.ModelFolder;
 import dev.miij.model.TensorData;
@@ -27,8 +29,11 @@ final class BenchCommand implements Callable<Integer> {
     String model;
 
     @Option(names = "--dummy", paramLabel = "SHAPE",
-            description = "Random BF16 weights of a known shape instead of a model: llama-3.2-1b, small, tiny.")
+            description = "Random weights of a known shape instead of a model: llama-3.2-1b, small, tiny.")
     String dummy;
+
+    @Option(names = "--dummy-dtype", paramLabel = "TYPE", description = "Type of the dummy weights: bf16 (default) or f16.")
+    String dummyDtype = "bf16";
 
     @Option(names = "--dummy-dir", paramLabel = "DIR", description = "Where dummy weights are written (default: ~/.cache/mii).")
     Path dummyDir = Path.of(System.getProperty("user.home"), ".cache", "mii");
@@ -53,7 +58,12 @@ final class BenchCommand implements Callable<Integer> {
         Path dir;
         if (dummy != null) {
             System.err.println("preparing dummy weights (" + dummy + ") under " + dummyDir + " ...");
-            dir = DummyModel.ensure(DummyModel.shape(dummy), dummyDir);
+            DType dtype = switch (dummyDtype.toLowerCase(java.util.Locale.ROOT)) {
+                case "bf16" -> DType.BF16;
+                case "f16" -> DType.F16;
+                default -> throw MiiException.invalid("--dummy-dtype must be bf16 or f16, not '" + dummyDtype + "'");
+            };
+            dir = DummyModel.ensure(DummyModel.shape(dummy), dtype, dummyDir);
         } else {
             dir = HfHub.resolve(DefaultModel.resolve(model));
         }

@@ -28,4 +28,22 @@ class BenchCommandTest {
         assertFalse(r.out().contains("prompt,"), "prompt processing is not measured: " + r.out());
         assertFalse(r.out().contains("concurrency"), r.out());
     }
+
+    @Test
+    void f16DummyWeights(@TempDir Path dir) {
+        Run r = GenerateCommandTest.run("bench", "--dummy", "tiny", "--dummy-dtype", "f16", "--dummy-dir", dir.toString(),
+                "--decode-only", "--decode-tokens", "4");
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().contains("dummy-tiny-f16"), r.out());
+        assertTrue(Pattern.compile("decode, batch 1: +[0-9.]+ tokens/s").matcher(r.out()).find(), r.out());
+    }
+
+    @Test
+    void unknownDummyTypeIsAClearError(@TempDir Path dir) {
+        Run r = GenerateCommandTest.run("bench", "--dummy", "tiny", "--dummy-dtype", "q4", "--dummy-dir", dir.toString(),
+                "--decode-only");
+        assertEquals(1, r.exit(), r.out() + r.err());
+        assertTrue(r.err().contains("--dummy-dtype must be bf16 or f16, not 'q4'"), r.err());
+        assertFalse(r.err().contains("at dev.miij"), "no stack trace without --debug: " + r.err());
+    }
 }

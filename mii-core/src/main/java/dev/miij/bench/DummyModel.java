@@ -3,6 +3,7 @@ package dev.miij.bench;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.miij.MiiException;
+import dev.miij.model.DType;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
@@ -17,8 +18,9 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * Writes a Llama-family model folder with random BF16 weights of a real model's shape, the usual
- * way to measure speed without the real checkpoint. Written once into a cache folder and reused.
+ * Writes a Llama-family model folder with random BF16 (or F16) weights of a real model's shape, the
+ * usual way to measure speed without the real checkpoint. Written once into a cache folder and
+ * reused.
  */
 public final class DummyModel {
 
@@ -43,16 +45,24 @@ public final class DummyModel {
         return s;
     }
 
-    /** The folder for a shape under {@code cacheDir}, written if absent. */
+    /** The folder for a shape with BF16 weights under {@code cacheDir}, written if absent. */
     public static Path ensure(Shape s, Path cacheDir) {
-        Path dir = cacheDir.resolve("dummy-" + s.name());
+        return ensure(s, DType.BF16, cacheDir);
+    }
+
+    /** The folder for a shape with {@code dtype} (BF16 or F16) weights under {@code cacheDir}, written if absent. */
+    public static Path ensure(Shape s, DType dtype, Path cacheDir) {
+        if (dtype != DType.BF16 && dtype != DType.F16) {
+            throw MiiException.invalid("dummy weights are BF16 or F16, not " + dtype);
+        }
+        Path dir = cacheDir.resolve("dummy-" + s.name() + (dtype == DType.BF16 ? "" : "-f16"));
         if (Files.exists(dir.resolve("model.safetensors")) && Files.exists(dir.resolve("config.json"))) {
             return dir;
         }
         try {
             Files.createDirectories(dir);
-            writeConfig(s, dir.resolve("config.json"));
-            writeWeights(s, dir.resolve("model.safetensors.tmp"));
+            writeConfig(s, dtype, dir.resolve("config.json"));
+            writeWeights(s, dtype, dir.resolve("model.safetensors.tmp"));
             Files.move(dir.resolve("model.safetensors.tmp"), dir.resolve("model.safetensors"),
                     java.nio.file.StandardCopyOption.REPLACE_EXISTING);
             return dir;
@@ -61,7 +71,7 @@ public final class DummyModel {
         }
     }
 
-    private static void writeConfig(Shape s, Path file) throws IOException {
+    private static void writeConfig(Shape s, DType dtype, Path file) throws IOException {
         ObjectMapper om = new ObjectMapper();
         ObjectNode c = om.createObjectNode();
         c.put("model_type", "llama");
@@ -76,7 +86,7 @@ public final class DummyModel {
         c.put("rope_theta", 500000.0);
         c.put("tie_word_embeddings", s.tied());
         c.put("hidden_act", "silu");
-        c.put("torch_dtype", "bfloat16");
+        c.put("torch_dtype", dtype == DType.BF16 ? "bfloat16" : "float16");
         ObjectNode scaling = c.putObject("rope_scaling");
         scaling.put("rope_type", "llama3");
         scaling.put("factor", 32.0);
@@ -86,7 +96,7 @@ public final class DummyModel {
         om.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), c);
     }
 
-    private static void writeWeights(Shape s, Path file) throws IOException {
+    private static void writeWeights(Shape s, DType dtype, Path file) throws IOException {
         int h = s.hidden();
         int kv = s.kvHeads() * (h / s.heads());
         Map<String, long[]> tensors = new LinkedHashMap<>();
@@ -117,7 +127,7 @@ public final class DummyModel {
             if (header.length() > 1) {
                 header.append(',');
             }
-            header.append('"').append(e.getKey()).append("\":{\"dtype\":\"BF16\",\"shape\":")
+            header.append('"').append(e.getKey()).append("\":{\"dtype\":\"").append(dtype.name()).append("\",\"shape\":")
                     .append(java.util.Arrays.toString(e.getValue()).replace(" ", ""))
                     .append(",\"data_offsets\":[").append(offset).append(',').append(offset + n * 2).append("]}");
             offset += n * 2;
@@ -149,7 +159,8 @@ public final class DummyModel {
                     x ^= x >>> 7;
                     x ^= x << 17;
                     float v = norm ? 1f : ((x >>> 40) / (float) (1L << 24) - 0.5f) * 0.08f;
-                    seg.set(ValueLayout.JAVA_SHORT_UNALIGNED, pos, (short) (Float.floatToRawIntBits(v) >>> 16));
+                    short bits = dtype == DType.BF16 ? (short) (Float.floatToRawIntBits(v) >>> 16) : Float.floatToFloat16(v);
+                    seg.set(ValueLayout.JAVA_SHORT_UNALIGNED, pos, bits);
                     pos += 2;
                 }
             }
