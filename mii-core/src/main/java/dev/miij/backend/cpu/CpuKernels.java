@@ -31,8 +31,11 @@ public final class CpuKernels {
      */
     static final int BF16_GEMV_MAX_ROWS = Integer.getInteger("mii.gemv.bf16MaxRows", 24);
 
-    /** For one activation row, F16 matrices with this many columns or more read four rows at once. */
-    static final int BF16_INTERLEAVE_MIN_IN = Integer.getInteger("mii.gemv.interleaveMinIn", 4096);
+    /**
+     * For one activation row, F16 matrices whose columns are not a multiple of 32 (so that the
+     * in-register kernel does not apply) read four rows at once from this many columns on.
+     */
+    static final int F16_INTERLEAVE_MIN_IN = Integer.getInteger("mii.gemv.interleaveMinIn", 4096);
 
     /** The smallest matrix-vector work item, in output rows (a multiple of 4). */
     static final int GEMV_MIN_ITEM_ROWS = Integer.getInteger("mii.gemv.minItemRows", 32) + 3 & -4;
@@ -200,7 +203,7 @@ public final class CpuKernels {
         int[] itemStart = new int[0];
         int[] itemEnd = new int[0];
         private boolean interleave;
-        private float[] xd = new float[0]; // x rearranged for the BF16 kernels
+        private float[] xd = new float[0]; // x rearranged for the BF16 and F16 kernels
 
         static void run(float[] x, int rows, WeightMatrix[] ws, float[][] biases, float[][] ys) {
             MatVecJob j = JOBS.get();
@@ -210,12 +213,12 @@ public final class CpuKernels {
             j.ws = ws;
             j.biases = biases;
             j.ys = ys;
-            j.interleave = j.in >= BF16_INTERLEAVE_MIN_IN;
-            boolean bf16 = false;
+            j.interleave = j.in >= F16_INTERLEAVE_MIN_IN;
+            boolean halfPrecision = false;
             for (WeightMatrix w : ws) {
-                bf16 |= w.dtype() == DType.BF16;
+                halfPrecision |= w.dtype() == DType.BF16 || w.dtype() == DType.F16;
             }
-            if (bf16) {
+            if (halfPrecision) {
                 if (j.xd.length < rows * j.in) {
                     j.xd = new float[rows * j.in];
                 }
@@ -325,7 +328,17 @@ public final class CpuKernels {
                 }
                 case F16 -> {
                     float[] tmp = F16_TMP.get();
-                    if (interleave) {
+                    int q = (o1 - o0) / 4;
+                    if ((in & 31) == 0 && q > 0) {
+                        // As BF16 above, converting in registers.
+                        if (MatVec.dot4F16Rows(seg, o0 * rowBytes, q * rowBytes, q, xd, in, y, o0, q)) {
+                            // An infinity or NaN among the weights: exact conversions give IEEE results.
+                            for (; o < o0 + 4 * q; o++) {
+                                y[o] = MatVec.dotF16(seg, o * rowBytes, x, 0, in, tmp);
+                            }
+                        }
+                        o = o0 + 4 * q;
+                    } else if (interleave) {
                         for (; o + 4 <= o1; o += 4) {
                             MatVec.dot4F16(seg, o * rowBytes, rowBytes, x, 0, in, y, o, tmp);
                         }
