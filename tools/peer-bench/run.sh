@@ -11,6 +11,7 @@
 #   THREADS            threads for llama.cpp and the bandwidth test (default 2)
 #   REPS               timed repetitions per test, median reported (default 3)
 #   N_PROMPT / N_GEN   pp / tg sizes (default 512 / 64)
+#   WEIGHT_TYPE        bf16 (default) or f16: type of the generated model's matrices
 #   MODEL              GGUF to benchmark (default: generated into the cache)
 #   XCHECK             1 = also build and run upstream llama-bench from the bundled sources (default 1)
 #   MEMBW              1 = also measure the read bandwidth (default 1)
@@ -31,7 +32,9 @@ XCHECK="${XCHECK:-1}"
 MEMBW="${MEMBW:-1}"
 PAIRED="${PAIRED:-1}"
 WAIT_QUIET="${WAIT_QUIET:-0}"
-MODEL="${MODEL:-$CACHE/llama-3.2-1b-shape-bf16.gguf}"
+WEIGHT_TYPE="${WEIGHT_TYPE:-bf16}"
+[[ "$WEIGHT_TYPE" == bf16 || "$WEIGHT_TYPE" == f16 ]] || { echo "WEIGHT_TYPE must be bf16 or f16" >&2; exit 2; }
+MODEL="${MODEL:-$CACHE/llama-3.2-1b-shape-$WEIGHT_TYPE.gguf}"
 
 NPM_DIR="$CACHE/npm/$NLC_VERSION"
 BIN_PKG="$NPM_DIR/linux-x64"          # @node-llama-cpp/linux-x64 (prebuilt CPU libraries)
@@ -107,7 +110,7 @@ fi
 # --- 3. the model ------------------------------------------------------------------
 if [[ ! -f "$MODEL" ]]; then
     log "writing $MODEL (about 2.5 GB)"
-    python3 "$HERE/write_gguf.py" "$MODEL"
+    python3 "$HERE/write_gguf.py" --type "$WEIGHT_TYPE" "$MODEL"
 fi
 
 # --- 4. run --------------------------------------------------------------------------

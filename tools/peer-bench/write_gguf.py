@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write a GGUF v3 file with the shape of Llama-3.2-1B and random BF16 weights.
+"""Write a GGUF v3 file with the shape of Llama-3.2-1B and random BF16 (or F16) weights.
 
 Standard library only. The file is meant for speed benchmarks: the weights
 are random (seeded, so the file is reproducible byte for byte) and the
@@ -31,8 +31,10 @@ GGUF_STRING, GGUF_ARRAY, GGUF_UINT64, GGUF_INT64, GGUF_FLOAT64 = 8, 9, 10, 11, 1
 
 # ggml tensor types
 GGML_F32 = 0
+GGML_F16 = 1
 GGML_BF16 = 30
 
+LLAMA_FTYPE_MOSTLY_F16 = 1
 LLAMA_FTYPE_MOSTLY_BF16 = 32
 ALIGNMENT = 32
 
@@ -166,7 +168,7 @@ def llama3_rope_factors(hp):
     return out
 
 
-def tensor_list(hp, rope_freqs):
+def tensor_list(hp, rope_freqs, wtype=GGML_BF16):
     """(name, dims innermost-first, ggml type, kind) in file order."""
     E, F, V = hp["n_embd"], hp["n_ff"], hp["n_vocab"]
     kv_dim = hp["n_head_kv"] * hp["head_dim"]
@@ -174,19 +176,19 @@ def tensor_list(hp, rope_freqs):
     t = []
     if rope_freqs:
         t.append(("rope_freqs.weight", [hp["head_dim"] // 2], GGML_F32, "rope"))
-    t.append(("token_embd.weight", [E, V], GGML_BF16, "rand"))
+    t.append(("token_embd.weight", [E, V], wtype, "rand"))
     for i in range(hp["n_layer"]):
         p = "blk.%d." % i
         t += [
             (p + "attn_norm.weight", [E], GGML_F32, "ones"),
-            (p + "attn_q.weight", [E, q_dim], GGML_BF16, "rand"),
-            (p + "attn_k.weight", [E, kv_dim], GGML_BF16, "rand"),
-            (p + "attn_v.weight", [E, kv_dim], GGML_BF16, "rand"),
-            (p + "attn_output.weight", [q_dim, E], GGML_BF16, "rand"),
+            (p + "attn_q.weight", [E, q_dim], wtype, "rand"),
+            (p + "attn_k.weight", [E, kv_dim], wtype, "rand"),
+            (p + "attn_v.weight", [E, kv_dim], wtype, "rand"),
+            (p + "attn_output.weight", [q_dim, E], wtype, "rand"),
             (p + "ffn_norm.weight", [E], GGML_F32, "ones"),
-            (p + "ffn_gate.weight", [E, F], GGML_BF16, "rand"),
-            (p + "ffn_up.weight", [E, F], GGML_BF16, "rand"),
-            (p + "ffn_down.weight", [F, E], GGML_BF16, "rand"),
+            (p + "ffn_gate.weight", [E, F], wtype, "rand"),
+            (p + "ffn_up.weight", [E, F], wtype, "rand"),
+            (p + "ffn_down.weight", [F, E], wtype, "rand"),
         ]
     t.append(("output_norm.weight", [E], GGML_F32, "ones"))
     # tied embeddings: no output.weight, llama.cpp reuses token_embd.weight
@@ -208,9 +210,11 @@ def align(x):
 # bit, force the other exponent bits so the biased exponent is 118..121.
 # Values are then +-[2^-9, 2^-5) with random mantissas: small, never zero.
 _HI_TABLE = bytes(((b & 0x81) | 0x3B) for b in range(256))
+# The same for f16 (5 exponent bits, bias 15): biased exponent 4..7, values +-[2^-11, 2^-7).
+_HI_TABLE_F16 = bytes(((b & 0x8F) | 0x10) for b in range(256))
 
 
-def write_random_bf16(f, n_elems, rng, chunk=1 << 24):
+def write_random_half(f, n_elems, rng, hi_table, chunk=1 << 24):
     buf = bytearray(2 * min(chunk, n_elems))
     left = n_elems
     while left > 0:
@@ -218,7 +222,7 @@ def write_random_bf16(f, n_elems, rng, chunk=1 << 24):
         if len(buf) != 2 * n:
             buf = bytearray(2 * n)
         buf[0::2] = rng.randbytes(n)
-        buf[1::2] = rng.randbytes(n).translate(_HI_TABLE)
+        buf[1::2] = rng.randbytes(n).translate(hi_table)
         f.write(buf)
         left -= n
 
@@ -229,7 +233,9 @@ def main():
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--layers", type=int, default=HP["n_layer"], help="override the number of layers (for quick tests)")
     ap.add_argument("--no-rope-freqs", action="store_true", help="omit rope_freqs.weight (llama3 rope scaling)")
+    ap.add_argument("--type", choices=("bf16", "f16"), default="bf16", help="type of the weight matrices")
     args = ap.parse_args()
+    wtype = GGML_F16 if args.type == "f16" else GGML_BF16
 
     hp = dict(HP)
     hp["n_layer"] = args.layers
@@ -238,8 +244,8 @@ def main():
     kv = KV()
     kv.str("general.architecture", arch)
     kv.str("general.type", "model")
-    kv.str("general.name", "Llama-3.2-1B shape, random BF16 weights")
-    kv.u32("general.file_type", LLAMA_FTYPE_MOSTLY_BF16)
+    kv.str("general.name", "Llama-3.2-1B shape, random %s weights" % args.type.upper())
+    kv.u32("general.file_type", LLAMA_FTYPE_MOSTLY_F16 if wtype == GGML_F16 else LLAMA_FTYPE_MOSTLY_BF16)
     kv.u32("general.alignment", ALIGNMENT)
     kv.u32(arch + ".block_count", hp["n_layer"])
     kv.u32(arch + ".context_length", hp["n_ctx_train"])
@@ -264,7 +270,7 @@ def main():
     kv.u32("tokenizer.ggml.eos_token_id", N_BASE_TOKENS + 1)
     kv.bool("tokenizer.ggml.add_bos_token", True)
 
-    tensors = tensor_list(hp, not args.no_rope_freqs)
+    tensors = tensor_list(hp, not args.no_rope_freqs, wtype)
 
     infos = []
     offset = 0
@@ -292,7 +298,7 @@ def main():
             for d in dims:
                 n *= d
             if kind == "rand":
-                write_random_bf16(f, n, rng)
+                write_random_half(f, n, rng, _HI_TABLE_F16 if gtype == GGML_F16 else _HI_TABLE)
             elif kind == "ones":
                 f.write(struct.pack("<f", 1.0) * n)
             elif kind == "rope":
