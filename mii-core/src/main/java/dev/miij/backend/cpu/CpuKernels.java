@@ -315,7 +315,7 @@ public final class CpuKernels {
                     long stride = q * rowBytes;
                     if ((in & 31) == 0) {
                         if (q > 0) {
-                            MatVec.dot4Bf16Rows(seg, o0 * rowBytes, stride, q, xd, in, y, o0, q);
+                            MatVec.dot4HalfRows(seg, false, o0 * rowBytes, stride, q, xd, in, y, o0, q);
                         }
                     } else {
                         for (int i = 0; i < q; i++) {
@@ -331,7 +331,7 @@ public final class CpuKernels {
                     int q = (o1 - o0) / 4;
                     if ((in & 31) == 0 && q > 0) {
                         // As BF16 above, converting in registers.
-                        if (MatVec.dot4F16Rows(seg, o0 * rowBytes, q * rowBytes, q, xd, in, y, o0, q)) {
+                        if (MatVec.dot4HalfRows(seg, true, o0 * rowBytes, q * rowBytes, q, xd, in, y, o0, q)) {
                             // An infinity or NaN among the weights: exact conversions give IEEE results.
                             for (; o < o0 + 4 * q; o++) {
                                 y[o] = MatVec.dotF16(seg, o * rowBytes, x, 0, in, tmp);

@@ -26,7 +26,7 @@ import jdk.incubator.vector.VectorOperators;
  *   <li>{@code items}: a plain sum over the very work items, jobs and access pattern of the decode
  *       kernels (four rows a quarter-item apart), without their arithmetic;
  *   <li>{@code per-row}: the same kernels called once per row ({@link MatVec#dot4Bf16}), as before
- *       {@link MatVec#dot4Bf16Rows} ran along whole streams.
+ *       {@link MatVec#dot4HalfRows} ran along whole streams.
  * </ul>
  * When {@code items} keeps up with {@code read} and {@code gemv} does not, neither the work split
  * nor the access pattern is at fault but the kernel loop's own work per byte. Llama-style tensor

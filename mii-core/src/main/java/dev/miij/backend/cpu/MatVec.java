@@ -144,12 +144,12 @@ final class MatVec {
     /**
      * Dot products of four BF16 rows at off + k * rowBytes (k = 0..3) with deinterleaved xd[0..n),
      * any n; writes y[yOff + k * yStride]. One row of each stream per call: the decode path uses
-     * {@link #dot4Bf16Rows} directly where rows are whole 64-byte blocks.
+     * {@link #dot4HalfRows} directly where rows are whole 64-byte blocks.
      */
     static void dot4Bf16(MemorySegment w, long off, long rowBytes, float[] xd, int n, float[] y, int yOff, int yStride) {
         int n32 = n & -32;
         if (n32 > 0) {
-            dot4Bf16Rows(w, off, rowBytes, 1, xd, n32, y, yOff, yStride);
+            dot4HalfRows(w, false, off, rowBytes, 1, xd, n32, y, yOff, yStride);
         } else {
             for (int k = 0; k < 4; k++) {
                 y[yOff + k * yStride] = 0f;
@@ -162,54 +162,9 @@ final class MatVec {
         }
     }
 
-    /**
-     * Dot products of {@code rows} consecutive BF16 rows in each of four streams (stream k starts at
-     * off + k * stride) with deinterleaved xd[0..n); writes y[yOff + k * yStride + r] for row r of
-     * stream k. n must be a multiple of 32, so that rows are whole 64-byte blocks and each stream
-     * is one contiguous run of bytes.
-     *
-     * <p>This is {@link #dot4Bf16} over many rows in one loop: the loop runs along each stream
-     * without stopping at row ends, and only the accumulators are reduced and reset there. One
-     * call per row cost 12-17% of a core's decode throughput (one thread, model pages in DRAM):
-     * each call enters and leaves C2's pre-, main- and post-loop, a cost paid every 64 iterations
-     * for rows of 2048 elements.
-     */
-    static void dot4Bf16Rows(MemorySegment w, long off, long stride, int rows, float[] xd, int n, float[] y, int yOff,
-            int yStride) {
-        FloatVector z = FloatVector.zero(F), a0 = z, a1 = z, a2 = z, a3 = z;
-        long s2 = 2 * stride, s3 = 3 * stride;
-        int xi = 0;
-        int o = yOff;
-        for (long e = off, end = off + rows * 2L * n; e < end; e += 64) {
-            FloatVector xe = FloatVector.fromArray(F, xd, xi);
-            FloatVector xo = FloatVector.fromArray(F, xd, xi + 16);
-            IntVector v0 = IntVector.fromMemorySegment(I32, w, e, LE);
-            IntVector v1 = IntVector.fromMemorySegment(I32, w, e + stride, LE);
-            IntVector v2 = IntVector.fromMemorySegment(I32, w, e + s2, LE);
-            IntVector v3 = IntVector.fromMemorySegment(I32, w, e + s3, LE);
-            a0 = odd(v0).fma(xo, even(v0).fma(xe, a0));
-            a1 = odd(v1).fma(xo, even(v1).fma(xe, a1));
-            a2 = odd(v2).fma(xo, even(v2).fma(xe, a2));
-            a3 = odd(v3).fma(xo, even(v3).fma(xe, a3));
-            xi += 32;
-            if (xi == n) {
-                y[o] = a0.reduceLanes(VectorOperators.ADD);
-                y[o + yStride] = a1.reduceLanes(VectorOperators.ADD);
-                y[o + 2 * yStride] = a2.reduceLanes(VectorOperators.ADD);
-                y[o + 3 * yStride] = a3.reduceLanes(VectorOperators.ADD);
-                a0 = z;
-                a1 = z;
-                a2 = z;
-                a3 = z;
-                xi = 0;
-                o++;
-            }
-        }
-    }
-
     /*
-     * F16 with one activation row, along four streams as dot4Bf16Rows. A 32-bit lane holds two F16
-     * values. An arithmetic shift right by 3 puts the high value's exponent and mantissa into a
+     * F16 with one activation row (dot4HalfRows), along four streams as BF16. A 32-bit lane holds
+     * two F16 values. An arithmetic shift right by 3 puts the high value's exponent and mantissa into a
      * float's exponent and mantissa fields, with the exponent 112 too small, and copies its sign
      * into bit 31; the mask 0x8FFFE000 keeps exactly those, and multiplying by 2^112 restores the
      * value exactly, subnormals included (a power-of-two scaling of a float subnormal is exact).
@@ -229,19 +184,29 @@ final class MatVec {
     private static final IntVector F16_TOP_BITS = IntVector.broadcast(I32, 0x80008000);
 
     /**
-     * {@link #dot4Bf16Rows} for F16 rows: the same streams, outputs and deinterleaved xd (n a
-     * multiple of 32). Returns true when some weight read was an infinity or NaN, in which case the
-     * outputs written are not IEEE results and the caller must recompute them.
+     * Dot products of {@code rows} consecutive BF16 (or, with {@code f16}, F16) rows in each of four
+     * streams (stream k starts at off + k * stride) with deinterleaved xd[0..n); writes
+     * y[yOff + k * yStride + r] for row r of stream k. n must be a multiple of 32, so that rows are
+     * whole 64-byte blocks and each stream is one contiguous run of bytes. Returns true when an F16
+     * infinity or NaN was read: the outputs written are then not IEEE results, and the caller must
+     * recompute them.
+     *
+     * <p>This is {@link #dot4Bf16} over many rows in one loop: the loop runs along each stream
+     * without stopping at row ends, and only the accumulators are reduced and reset there. One
+     * call per row cost 12-17% of a core's decode throughput (one thread, model pages in DRAM):
+     * each call enters and leaves C2's pre-, main- and post-loop, a cost paid every 64 iterations
+     * for rows of 2048 elements. C2 unswitches the loop on {@code f16}, so each type runs a loop of
+     * its own (measured as fast as two separate methods).
      */
-    static boolean dot4F16Rows(MemorySegment w, long off, long stride, int rows, float[] xd, int n, float[] y, int yOff,
-            int yStride) {
+    static boolean dot4HalfRows(MemorySegment w, boolean f16, long off, long stride, int rows, float[] xd, int n,
+            float[] y, int yOff, int yStride) {
         FloatVector z = FloatVector.zero(F), a0 = z, a1 = z, a2 = z, a3 = z;
         IntVector special = IntVector.zero(I32);
         long s2 = 2 * stride, s3 = 3 * stride;
         int xi = 0;
         int o = yOff;
-        // The conversions are written out in the loop: a helper taking vectors is not always
-        // inlined here, and then every vector is boxed.
+        // The conversions are written out in the loop: in a method this large, a helper taking
+        // vectors is not always inlined, and then every vector is boxed.
         for (long e = off, end = off + rows * 2L * n; e < end; e += 64) {
             FloatVector xe = FloatVector.fromArray(F, xd, xi);
             FloatVector xo = FloatVector.fromArray(F, xd, xi + 16);
@@ -249,22 +214,33 @@ final class MatVec {
             IntVector v1 = IntVector.fromMemorySegment(I32, w, e + stride, LE);
             IntVector v2 = IntVector.fromMemorySegment(I32, w, e + s2, LE);
             IntVector v3 = IntVector.fromMemorySegment(I32, w, e + s3, LE);
-            special = special.or(v0.and(F16_EXPONENTS).add(F16_EXPONENT_CARRY))
-                    .or(v1.and(F16_EXPONENTS).add(F16_EXPONENT_CARRY))
-                    .or(v2.and(F16_EXPONENTS).add(F16_EXPONENT_CARRY))
-                    .or(v3.and(F16_EXPONENTS).add(F16_EXPONENT_CARRY));
-            a0 = v0.lanewise(VectorOperators.ASHR, 3).and(F16_SIGN_EXP_MANTISSA).reinterpretAsFloats().mul(F16_REBIAS)
-                    .fma(xo, v0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3)
-                            .and(F16_SIGN_EXP_MANTISSA).reinterpretAsFloats().mul(F16_REBIAS).fma(xe, a0));
-            a1 = v1.lanewise(VectorOperators.ASHR, 3).and(F16_SIGN_EXP_MANTISSA).reinterpretAsFloats().mul(F16_REBIAS)
-                    .fma(xo, v1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3)
-                            .and(F16_SIGN_EXP_MANTISSA).reinterpretAsFloats().mul(F16_REBIAS).fma(xe, a1));
-            a2 = v2.lanewise(VectorOperators.ASHR, 3).and(F16_SIGN_EXP_MANTISSA).reinterpretAsFloats().mul(F16_REBIAS)
-                    .fma(xo, v2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3)
-                            .and(F16_SIGN_EXP_MANTISSA).reinterpretAsFloats().mul(F16_REBIAS).fma(xe, a2));
-            a3 = v3.lanewise(VectorOperators.ASHR, 3).and(F16_SIGN_EXP_MANTISSA).reinterpretAsFloats().mul(F16_REBIAS)
-                    .fma(xo, v3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3)
-                            .and(F16_SIGN_EXP_MANTISSA).reinterpretAsFloats().mul(F16_REBIAS).fma(xe, a3));
+            if (f16) {
+                special = special.or(v0.and(F16_EXPONENTS).add(F16_EXPONENT_CARRY))
+                        .or(v1.and(F16_EXPONENTS).add(F16_EXPONENT_CARRY))
+                        .or(v2.and(F16_EXPONENTS).add(F16_EXPONENT_CARRY))
+                        .or(v3.and(F16_EXPONENTS).add(F16_EXPONENT_CARRY));
+                a0 = v0.lanewise(VectorOperators.ASHR, 3).and(F16_SIGN_EXP_MANTISSA).reinterpretAsFloats().mul(F16_REBIAS)
+                        .fma(xo, v0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3)
+                                .and(F16_SIGN_EXP_MANTISSA).reinterpretAsFloats().mul(F16_REBIAS).fma(xe, a0));
+                a1 = v1.lanewise(VectorOperators.ASHR, 3).and(F16_SIGN_EXP_MANTISSA).reinterpretAsFloats().mul(F16_REBIAS)
+                        .fma(xo, v1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3)
+                                .and(F16_SIGN_EXP_MANTISSA).reinterpretAsFloats().mul(F16_REBIAS).fma(xe, a1));
+                a2 = v2.lanewise(VectorOperators.ASHR, 3).and(F16_SIGN_EXP_MANTISSA).reinterpretAsFloats().mul(F16_REBIAS)
+                        .fma(xo, v2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3)
+                                .and(F16_SIGN_EXP_MANTISSA).reinterpretAsFloats().mul(F16_REBIAS).fma(xe, a2));
+                a3 = v3.lanewise(VectorOperators.ASHR, 3).and(F16_SIGN_EXP_MANTISSA).reinterpretAsFloats().mul(F16_REBIAS)
+                        .fma(xo, v3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3)
+                                .and(F16_SIGN_EXP_MANTISSA).reinterpretAsFloats().mul(F16_REBIAS).fma(xe, a3));
+            } else {
+                a0 = v0.and(HIGH_HALF).reinterpretAsFloats()
+                        .fma(xo, v0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe, a0));
+                a1 = v1.and(HIGH_HALF).reinterpretAsFloats()
+                        .fma(xo, v1.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe, a1));
+                a2 = v2.and(HIGH_HALF).reinterpretAsFloats()
+                        .fma(xo, v2.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe, a2));
+                a3 = v3.and(HIGH_HALF).reinterpretAsFloats()
+                        .fma(xo, v3.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe, a3));
+            }
             xi += 32;
             if (xi == n) {
                 y[o] = a0.reduceLanes(VectorOperators.ADD);
@@ -279,7 +255,7 @@ final class MatVec {
                 o++;
             }
         }
-        return special.and(F16_TOP_BITS).reduceLanes(VectorOperators.OR) != 0;
+        return f16 && special.and(F16_TOP_BITS).reduceLanes(VectorOperators.OR) != 0;
     }
 
     /** F16 rows are converted in chunks of this many elements into an L1-resident buffer. */

@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The one-row F16 kernel converts weights in registers with integer operations and a rescaling
- * ({@link MatVec#dot4F16Rows}); these check that conversion against {@link Float#float16ToFloat}
+ * ({@link MatVec#dot4HalfRows}); these check that conversion against {@link Float#float16ToFloat}
  * for every finite F16 value, and that infinities and NaNs still give IEEE results.
  */
 class F16MatVecTest {
