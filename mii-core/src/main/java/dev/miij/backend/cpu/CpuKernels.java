@@ -12,7 +12,7 @@ import java.util.Arrays;
  * <p>{@link #matmul} runs on the {@link CpuParallel} pool (threads: {@code mii.threads}, default the
  * available processors), so weight segments must be readable from any thread (a shared, global or
  * automatic arena, as file mappings are). Up to {@link #GEMV_MAX_ROWS} activation rows ({@link
- * #BF16_GEMV_MAX_ROWS} for BF16 weights) use the
+ * #BF16_GEMV_MAX_ROWS} for BF16 weights, and F16 weights in whole 32-column blocks) use the
  * bandwidth-bound matrix-vector kernels ({@link MatVec}); more rows use the tiled matrix-matrix
  * kernel ({@link MatMulTiled}). The other kernels are single-threaded. Reusable scratch buffers
  * are kept per calling thread, so different threads may call concurrently (their pool jobs then run
@@ -20,11 +20,15 @@ import java.util.Arrays;
  */
 public final class CpuKernels {
 
-    /** Above this many activation rows, matmul switches to the tiled kernel (F16 and F32 weights). */
+    /**
+     * Above this many activation rows, matmul switches to the tiled kernel (F32 weights, and F16
+     * weights whose columns are not a multiple of 32).
+     */
     static final int GEMV_MAX_ROWS = Integer.getInteger("mii.gemv.maxRows", 4);
 
     /**
-     * The same for BF16 weights. Over the Llama-3.2-1B decode sequence of matmuls (2 threads), the
+     * The same for BF16 weights, and F16 weights in whole 32-column blocks (the same kernels, see
+     * {@link #halfKernels}). Over the Llama-3.2-1B decode sequence of matmuls (2 threads), the
      * multi-row matrix-vector kernels beat the tiled one by 33% at 16 rows and 21% at 24, and lose
      * by 17% at 32: below that the tiled kernel's FP32 copy of each weight block costs more than
      * it saves.
@@ -57,6 +61,11 @@ public final class CpuKernels {
      * The same for several weights with the same input width, in one parallel job: ys[i] = x ws[i]^T
      * (+ biases[i]). {@code biases} may be null, or hold nulls.
      */
+    /** Whether the 16-bit-float matrix-vector kernels (converting in registers) take this weight. */
+    static boolean halfKernels(WeightMatrix w) {
+        return w.dtype() == DType.BF16 || (w.dtype() == DType.F16 && (w.inDim() & 31) == 0);
+    }
+
     public static void matmul(float[] x, int rows, WeightMatrix[] ws, float[][] biases, float[][] ys) {
         check(ws.length == ys.length && (biases == null || biases.length == ws.length), "one output per weight");
         if (rows <= 0 || ws.length == 0) {
@@ -72,7 +81,7 @@ public final class CpuKernels {
             check(x.length >= (long) rows * in, "x has " + x.length + " floats, needs " + (long) rows * in);
             check(ys[i].length >= (long) rows * out, "y has " + ys[i].length + " floats, needs " + (long) rows * out);
             check(bias == null || bias.length >= out, "bias shorter than " + out);
-            vectorPath &= rows <= (w.dtype() == DType.BF16 ? BF16_GEMV_MAX_ROWS : GEMV_MAX_ROWS);
+            vectorPath &= rows <= (halfKernels(w) ? BF16_GEMV_MAX_ROWS : GEMV_MAX_ROWS);
         }
         if (in == 0) {
             for (int i = 0; i < ws.length; i++) {
@@ -356,34 +365,43 @@ public final class CpuKernels {
         }
 
         /**
-         * BF16 with several activation rows: blocks of four weight rows, each against the activation
-         * rows four (then two, then one) at a time, so a block is still in L1 when it is read again.
+         * BF16 (or F16 with whole 32-column blocks) with several activation rows: blocks of four
+         * weight rows a quarter of the item apart, as in one() (5-13% faster than four adjacent
+         * rows at 4 and 8 activation rows), each against the activation rows four (then two, then
+         * one) at a time, so a block is still in L1 when it is read again.
          */
-        private void manyBf16(MemorySegment seg, int out, float[] y, int o0, int o1, long rowBytes) {
-            // Blocks of four weight rows a quarter of the item apart, as in one() (5-13% faster
-            // than four adjacent rows at 4 and 8 activation rows), each against the activation
-            // rows four (then two, then one) at a time, so a block is still in L1 when it is
-            // read again.
+        private void manyHalf(MemorySegment seg, boolean f16, int out, float[] y, int o0, int o1, long rowBytes) {
             int q = (o1 - o0) / 4;
             long stride = q * rowBytes;
             for (int i = 0; i < q; i++) {
                 int o = o0 + i;
                 long off = o * rowBytes;
                 int r = 0;
+                boolean special = false;
                 for (; r + 4 <= rows; r += 4) {
-                    MatVec.dot4x4Bf16(seg, off, stride, xd, r * in, in, y, r * out + o, out, q);
+                    special |= MatVec.dot4x4Half(seg, f16, off, stride, xd, r * in, in, y, r * out + o, out, q);
                 }
                 if (r + 2 <= rows) {
-                    MatVec.dot4x2Bf16(seg, off, stride, xd, r * in, in, y, r * out + o, out, q);
+                    special |= MatVec.dot4x2Half(seg, f16, off, stride, xd, r * in, in, y, r * out + o, out, q);
                     r += 2;
                 }
                 if (r < rows) {
-                    MatVec.dot4x1Bf16(seg, off, stride, xd, r * in, in, y, r * out + o, out, q);
+                    special |= MatVec.dot4x1Half(seg, f16, off, stride, xd, r * in, in, y, r * out + o, out, q);
+                }
+                if (special) {
+                    // An F16 infinity or NaN among these four weight rows: exact conversions give IEEE results.
+                    float[] tmp = F16_TMP.get();
+                    for (int k = 0; k < 4; k++) {
+                        for (r = 0; r < rows; r++) {
+                            y[r * out + o + k * q] = MatVec.dotF16(seg, off + k * stride, x, r * in, in, tmp);
+                        }
+                    }
                 }
             }
             for (int o = o0 + 4 * q; o < o1; o++) {
                 for (int r = 0; r < rows; r++) {
-                    y[r * out + o] = MatVec.dotBf16(seg, o * rowBytes, xd, r * in, in);
+                    y[r * out + o] = f16 ? MatVec.dotF16(seg, o * rowBytes, x, r * in, in, F16_TMP.get())
+                            : MatVec.dotBf16(seg, o * rowBytes, xd, r * in, in);
                 }
             }
         }
@@ -394,8 +412,8 @@ public final class CpuKernels {
             DType dtype = w.dtype();
             int out = w.outDim();
             long rowBytes = (long) in * dtype.bytes();
-            if (dtype == DType.BF16) {
-                manyBf16(seg, out, y, o0, o1, rowBytes);
+            if (halfKernels(w)) {
+                manyHalf(seg, dtype == DType.F16, out, y, o0, o1, rowBytes);
                 return;
             }
             float[] tmp = dtype == DType.F16 ? F16_TMP.get() : null;

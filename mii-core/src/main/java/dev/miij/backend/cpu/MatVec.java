@@ -343,24 +343,27 @@ final class MatVec {
     // ---------------------------------------------------------------- several activation rows
 
     /*
-     * BF16 with several activation rows: each row of x is deinterleaved like the single-row case
-     * (row r at xd[r * n ..]), and blocks of four weight rows are read side by side against up to
-     * four activation rows at a time.
+     * BF16 and F16 with several activation rows: each row of x is deinterleaved like the
+     * single-row case (row r at xd[r * n ..]), and blocks of four weight rows are read side by side
+     * against up to four activation rows at a time. F16 (f16 true) is converted as in
+     * dot4HalfRows and needs n to be a multiple of 32; C2 unswitches the loops on f16.
      */
 
     /**
-     * Four consecutive BF16 weight rows (stride rowBytes) against four deinterleaved activation rows
+     * Four BF16 (or F16) weight rows (stride rowBytes) against four deinterleaved activation rows
      * xd[xOff + r * n ..]; writes y[yOff + r * yStride + k * kStride] for weight row k (at
-     * off + k * rowBytes), activation row r. Each
+     * off + k * rowBytes), activation row r, and returns true when an F16 infinity or NaN was read
+     * (those outputs must then be recomputed). Each
      * weight vector is converted once and used for four activation rows, and each activation vector
      * is loaded once for four weight rows. One weight row at a time against four activation rows
      * (eight activation loads per weight load) ran at under half the bandwidth: the activation rows
      * crowd L1 and the loads leave the core too few misses in flight. Sixteen accumulators, the
      * converted weights and one activation row's pair fit in the 32 vector registers.
      */
-    static void dot4x4Bf16(MemorySegment w, long off, long rowBytes, float[] xd, int xOff, int n, float[] y,
-            int yOff, int yStride, int kStride) {
+    static boolean dot4x4Half(MemorySegment w, boolean f16, long off, long rowBytes, float[] xd, int xOff, int n,
+            float[] y, int yOff, int yStride, int kStride) {
         FloatVector z = FloatVector.zero(F);
+        IntVector special = IntVector.zero(I32);
         FloatVector a00 = z, a01 = z, a02 = z, a03 = z;
         FloatVector a10 = z, a11 = z, a12 = z, a13 = z;
         FloatVector a20 = z, a21 = z, a22 = z, a23 = z;
@@ -369,13 +372,39 @@ final class MatVec {
         for (long e = off, end = off + 2L * (n & -32); e < end; e += 64) {
             int i = xOff + (int) ((e - off) >>> 1);
             IntVector v0 = IntVector.fromMemorySegment(I32, w, e, LE);
-            FloatVector e0 = even(v0), o0 = odd(v0);
             IntVector v1 = IntVector.fromMemorySegment(I32, w, e + r1, LE);
-            FloatVector e1 = even(v1), o1 = odd(v1);
             IntVector v2 = IntVector.fromMemorySegment(I32, w, e + r2, LE);
-            FloatVector e2 = even(v2), o2 = odd(v2);
             IntVector v3 = IntVector.fromMemorySegment(I32, w, e + r3, LE);
-            FloatVector e3 = even(v3), o3 = odd(v3);
+            FloatVector e0, o0, e1, o1, e2, o2, e3, o3;
+            // Written out, not in helpers: in methods this large a helper taking vectors is not
+            // always inlined, and then every vector is boxed.
+            if (f16) {
+                special = special.or(v0.and(F16_EXPONENTS).add(F16_EXPONENT_CARRY))
+                        .or(v1.and(F16_EXPONENTS).add(F16_EXPONENT_CARRY))
+                        .or(v2.and(F16_EXPONENTS).add(F16_EXPONENT_CARRY))
+                        .or(v3.and(F16_EXPONENTS).add(F16_EXPONENT_CARRY));
+                e0 = v0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_SIGN_EXP_MANTISSA)
+                        .reinterpretAsFloats().mul(F16_REBIAS);
+                o0 = v0.lanewise(VectorOperators.ASHR, 3).and(F16_SIGN_EXP_MANTISSA).reinterpretAsFloats().mul(F16_REBIAS);
+                e1 = v1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_SIGN_EXP_MANTISSA)
+                        .reinterpretAsFloats().mul(F16_REBIAS);
+                o1 = v1.lanewise(VectorOperators.ASHR, 3).and(F16_SIGN_EXP_MANTISSA).reinterpretAsFloats().mul(F16_REBIAS);
+                e2 = v2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_SIGN_EXP_MANTISSA)
+                        .reinterpretAsFloats().mul(F16_REBIAS);
+                o2 = v2.lanewise(VectorOperators.ASHR, 3).and(F16_SIGN_EXP_MANTISSA).reinterpretAsFloats().mul(F16_REBIAS);
+                e3 = v3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_SIGN_EXP_MANTISSA)
+                        .reinterpretAsFloats().mul(F16_REBIAS);
+                o3 = v3.lanewise(VectorOperators.ASHR, 3).and(F16_SIGN_EXP_MANTISSA).reinterpretAsFloats().mul(F16_REBIAS);
+            } else {
+                e0 = v0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                o0 = v0.and(HIGH_HALF).reinterpretAsFloats();
+                e1 = v1.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                o1 = v1.and(HIGH_HALF).reinterpretAsFloats();
+                e2 = v2.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                o2 = v2.and(HIGH_HALF).reinterpretAsFloats();
+                e3 = v3.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                o3 = v3.and(HIGH_HALF).reinterpretAsFloats();
+            }
             FloatVector xe0 = FloatVector.fromArray(F, xd, i), xo0 = FloatVector.fromArray(F, xd, i + 16);
             a00 = o0.fma(xo0, e0.fma(xe0, a00));
             a10 = o1.fma(xo0, e1.fma(xe0, a10));
@@ -414,12 +443,14 @@ final class MatVec {
         y[yOff + 3 * yStride + kStride] = a13.reduceLanes(VectorOperators.ADD) + tail(w, off + r1, xd, xOff + 3 * n, n32, n);
         y[yOff + 3 * yStride + 2 * kStride] = a23.reduceLanes(VectorOperators.ADD) + tail(w, off + r2, xd, xOff + 3 * n, n32, n);
         y[yOff + 3 * yStride + 3 * kStride] = a33.reduceLanes(VectorOperators.ADD) + tail(w, off + r3, xd, xOff + 3 * n, n32, n);
+        return f16 && special.and(F16_TOP_BITS).reduceLanes(VectorOperators.OR) != 0;
     }
 
-    /** As {@link #dot4x4Bf16} for two activation rows. */
-    static void dot4x2Bf16(MemorySegment w, long off, long rowBytes, float[] xd, int xOff, int n, float[] y,
-            int yOff, int yStride, int kStride) {
+    /** As {@link #dot4x4Half} for two activation rows. */
+    static boolean dot4x2Half(MemorySegment w, boolean f16, long off, long rowBytes, float[] xd, int xOff, int n,
+            float[] y, int yOff, int yStride, int kStride) {
         FloatVector z = FloatVector.zero(F);
+        IntVector special = IntVector.zero(I32);
         FloatVector a00 = z, a01 = z;
         FloatVector a10 = z, a11 = z;
         FloatVector a20 = z, a21 = z;
@@ -428,13 +459,39 @@ final class MatVec {
         for (long e = off, end = off + 2L * (n & -32); e < end; e += 64) {
             int i = xOff + (int) ((e - off) >>> 1);
             IntVector v0 = IntVector.fromMemorySegment(I32, w, e, LE);
-            FloatVector e0 = even(v0), o0 = odd(v0);
             IntVector v1 = IntVector.fromMemorySegment(I32, w, e + r1, LE);
-            FloatVector e1 = even(v1), o1 = odd(v1);
             IntVector v2 = IntVector.fromMemorySegment(I32, w, e + r2, LE);
-            FloatVector e2 = even(v2), o2 = odd(v2);
             IntVector v3 = IntVector.fromMemorySegment(I32, w, e + r3, LE);
-            FloatVector e3 = even(v3), o3 = odd(v3);
+            FloatVector e0, o0, e1, o1, e2, o2, e3, o3;
+            // Written out, not in helpers: in methods this large a helper taking vectors is not
+            // always inlined, and then every vector is boxed.
+            if (f16) {
+                special = special.or(v0.and(F16_EXPONENTS).add(F16_EXPONENT_CARRY))
+                        .or(v1.and(F16_EXPONENTS).add(F16_EXPONENT_CARRY))
+                        .or(v2.and(F16_EXPONENTS).add(F16_EXPONENT_CARRY))
+                        .or(v3.and(F16_EXPONENTS).add(F16_EXPONENT_CARRY));
+                e0 = v0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_SIGN_EXP_MANTISSA)
+                        .reinterpretAsFloats().mul(F16_REBIAS);
+                o0 = v0.lanewise(VectorOperators.ASHR, 3).and(F16_SIGN_EXP_MANTISSA).reinterpretAsFloats().mul(F16_REBIAS);
+                e1 = v1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_SIGN_EXP_MANTISSA)
+                        .reinterpretAsFloats().mul(F16_REBIAS);
+                o1 = v1.lanewise(VectorOperators.ASHR, 3).and(F16_SIGN_EXP_MANTISSA).reinterpretAsFloats().mul(F16_REBIAS);
+                e2 = v2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_SIGN_EXP_MANTISSA)
+                        .reinterpretAsFloats().mul(F16_REBIAS);
+                o2 = v2.lanewise(VectorOperators.ASHR, 3).and(F16_SIGN_EXP_MANTISSA).reinterpretAsFloats().mul(F16_REBIAS);
+                e3 = v3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_SIGN_EXP_MANTISSA)
+                        .reinterpretAsFloats().mul(F16_REBIAS);
+                o3 = v3.lanewise(VectorOperators.ASHR, 3).and(F16_SIGN_EXP_MANTISSA).reinterpretAsFloats().mul(F16_REBIAS);
+            } else {
+                e0 = v0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                o0 = v0.and(HIGH_HALF).reinterpretAsFloats();
+                e1 = v1.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                o1 = v1.and(HIGH_HALF).reinterpretAsFloats();
+                e2 = v2.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                o2 = v2.and(HIGH_HALF).reinterpretAsFloats();
+                e3 = v3.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                o3 = v3.and(HIGH_HALF).reinterpretAsFloats();
+            }
             FloatVector xe0 = FloatVector.fromArray(F, xd, i), xo0 = FloatVector.fromArray(F, xd, i + 16);
             a00 = o0.fma(xo0, e0.fma(xe0, a00));
             a10 = o1.fma(xo0, e1.fma(xe0, a10));
@@ -455,12 +512,14 @@ final class MatVec {
         y[yOff + yStride + kStride] = a11.reduceLanes(VectorOperators.ADD) + tail(w, off + r1, xd, xOff + n, n32, n);
         y[yOff + yStride + 2 * kStride] = a21.reduceLanes(VectorOperators.ADD) + tail(w, off + r2, xd, xOff + n, n32, n);
         y[yOff + yStride + 3 * kStride] = a31.reduceLanes(VectorOperators.ADD) + tail(w, off + r3, xd, xOff + n, n32, n);
+        return f16 && special.and(F16_TOP_BITS).reduceLanes(VectorOperators.OR) != 0;
     }
 
-    /** As {@link #dot4x4Bf16} for one activation row (at any offset of xd). */
-    static void dot4x1Bf16(MemorySegment w, long off, long rowBytes, float[] xd, int xOff, int n, float[] y,
-            int yOff, int yStride, int kStride) {
+    /** As {@link #dot4x4Half} for one activation row (at any offset of xd). */
+    static boolean dot4x1Half(MemorySegment w, boolean f16, long off, long rowBytes, float[] xd, int xOff, int n,
+            float[] y, int yOff, int yStride, int kStride) {
         FloatVector z = FloatVector.zero(F);
+        IntVector special = IntVector.zero(I32);
         FloatVector a00 = z;
         FloatVector a10 = z;
         FloatVector a20 = z;
@@ -469,13 +528,39 @@ final class MatVec {
         for (long e = off, end = off + 2L * (n & -32); e < end; e += 64) {
             int i = xOff + (int) ((e - off) >>> 1);
             IntVector v0 = IntVector.fromMemorySegment(I32, w, e, LE);
-            FloatVector e0 = even(v0), o0 = odd(v0);
             IntVector v1 = IntVector.fromMemorySegment(I32, w, e + r1, LE);
-            FloatVector e1 = even(v1), o1 = odd(v1);
             IntVector v2 = IntVector.fromMemorySegment(I32, w, e + r2, LE);
-            FloatVector e2 = even(v2), o2 = odd(v2);
             IntVector v3 = IntVector.fromMemorySegment(I32, w, e + r3, LE);
-            FloatVector e3 = even(v3), o3 = odd(v3);
+            FloatVector e0, o0, e1, o1, e2, o2, e3, o3;
+            // Written out, not in helpers: in methods this large a helper taking vectors is not
+            // always inlined, and then every vector is boxed.
+            if (f16) {
+                special = special.or(v0.and(F16_EXPONENTS).add(F16_EXPONENT_CARRY))
+                        .or(v1.and(F16_EXPONENTS).add(F16_EXPONENT_CARRY))
+                        .or(v2.and(F16_EXPONENTS).add(F16_EXPONENT_CARRY))
+                        .or(v3.and(F16_EXPONENTS).add(F16_EXPONENT_CARRY));
+                e0 = v0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_SIGN_EXP_MANTISSA)
+                        .reinterpretAsFloats().mul(F16_REBIAS);
+                o0 = v0.lanewise(VectorOperators.ASHR, 3).and(F16_SIGN_EXP_MANTISSA).reinterpretAsFloats().mul(F16_REBIAS);
+                e1 = v1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_SIGN_EXP_MANTISSA)
+                        .reinterpretAsFloats().mul(F16_REBIAS);
+                o1 = v1.lanewise(VectorOperators.ASHR, 3).and(F16_SIGN_EXP_MANTISSA).reinterpretAsFloats().mul(F16_REBIAS);
+                e2 = v2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_SIGN_EXP_MANTISSA)
+                        .reinterpretAsFloats().mul(F16_REBIAS);
+                o2 = v2.lanewise(VectorOperators.ASHR, 3).and(F16_SIGN_EXP_MANTISSA).reinterpretAsFloats().mul(F16_REBIAS);
+                e3 = v3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_SIGN_EXP_MANTISSA)
+                        .reinterpretAsFloats().mul(F16_REBIAS);
+                o3 = v3.lanewise(VectorOperators.ASHR, 3).and(F16_SIGN_EXP_MANTISSA).reinterpretAsFloats().mul(F16_REBIAS);
+            } else {
+                e0 = v0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                o0 = v0.and(HIGH_HALF).reinterpretAsFloats();
+                e1 = v1.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                o1 = v1.and(HIGH_HALF).reinterpretAsFloats();
+                e2 = v2.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                o2 = v2.and(HIGH_HALF).reinterpretAsFloats();
+                e3 = v3.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                o3 = v3.and(HIGH_HALF).reinterpretAsFloats();
+            }
             FloatVector xe0 = FloatVector.fromArray(F, xd, i), xo0 = FloatVector.fromArray(F, xd, i + 16);
             a00 = o0.fma(xo0, e0.fma(xe0, a00));
             a10 = o1.fma(xo0, e1.fma(xe0, a10));
@@ -487,6 +572,7 @@ final class MatVec {
         y[yOff + kStride] = a10.reduceLanes(VectorOperators.ADD) + tail(w, off + r1, xd, xOff, n32, n);
         y[yOff + 2 * kStride] = a20.reduceLanes(VectorOperators.ADD) + tail(w, off + r2, xd, xOff, n32, n);
         y[yOff + 3 * kStride] = a30.reduceLanes(VectorOperators.ADD) + tail(w, off + r3, xd, xOff, n32, n);
+        return f16 && special.and(F16_TOP_BITS).reduceLanes(VectorOperators.OR) != 0;
     }
 
     /**

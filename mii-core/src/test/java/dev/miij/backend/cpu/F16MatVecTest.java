@@ -12,9 +12,11 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /**
- * The one-row F16 kernel converts weights in registers with integer operations and a rescaling
- * ({@link MatVec#dot4HalfRows}); these check that conversion against {@link Float#float16ToFloat}
- * for every finite F16 value, and that infinities and NaNs still give IEEE results.
+ * The F16 matrix-vector kernels convert weights in registers with integer operations and a
+ * rescaling ({@link MatVec#dot4HalfRows} for one activation row, {@link MatVec#dot4x4Half} and its
+ * siblings for several); these check that conversion against {@link Float#float16ToFloat} for every
+ * finite F16 value, and that infinities and NaNs still give IEEE results, with one activation row
+ * and with several.
  */
 class F16MatVecTest {
 
@@ -26,7 +28,8 @@ class F16MatVecTest {
 
     /**
      * All 63,488 finite F16 patterns (zeros, subnormals, the largest values, both signs) as a
-     * 1984 x 32 matrix, multiplied by each one-hot vector: every output is one weight, exactly.
+     * 1984 x 32 matrix, multiplied by one-hot activation rows: every output is one weight, exactly.
+     * One, three (the two- and one-row kernels) and four (the four-row kernel) activation rows.
      */
     @Test
     void everyFiniteF16ValueConvertsExactly() {
@@ -45,14 +48,22 @@ class F16MatVecTest {
             }
             assertEquals(out * in, k);
             WeightMatrix w = new WeightMatrix(seg, DType.F16, out, in);
-            float[] y = new float[out];
-            for (int col = 0; col < in; col++) {
-                float[] x = new float[in];
-                x[col] = 1f;
-                CpuKernels.matmul(x, 1, w, null, y);
-                for (int o = 0; o < out; o++) {
-                    short p = patterns[o * in + col];
-                    assertEquals(Float.float16ToFloat(p), y[o], 0f, "F16 pattern 0x" + Integer.toHexString(p & 0xFFFF));
+            for (int rows : new int[] {1, 3, 4}) {
+                float[] y = new float[rows * out];
+                for (int col0 = 0; col0 < in; col0 += rows) {
+                    float[] x = new float[rows * in];
+                    for (int r = 0; r < rows; r++) {
+                        x[r * in + (col0 + r) % in] = 1f;
+                    }
+                    CpuKernels.matmul(x, rows, w, null, y);
+                    for (int r = 0; r < rows; r++) {
+                        int col = (col0 + r) % in;
+                        for (int o = 0; o < out; o++) {
+                            short p = patterns[o * in + col];
+                            assertEquals(Float.float16ToFloat(p), y[r * out + o], 0f,
+                                    rows + " rows: F16 pattern 0x" + Integer.toHexString(p & 0xFFFF));
+                        }
+                    }
                 }
             }
         }
@@ -61,6 +72,12 @@ class F16MatVecTest {
     /** Rows holding an infinity or a NaN come out as IEEE arithmetic has them; the others as usual. */
     @Test
     void infinitiesAndNaNsGiveIeeeResults() {
+        for (int rows : new int[] {1, 2, 5}) {
+            infinitiesAndNaNs(rows);
+        }
+    }
+
+    private static void infinitiesAndNaNs(int rows) {
         int out = 12;
         int in = 64;
         Random rnd = new Random(5);
@@ -73,25 +90,30 @@ class F16MatVecTest {
                 seg.set(SHORT, 2L * (s[0] * in + s[1]), (short) s[2]);
                 values[s[0] * in + s[1]] = Float.float16ToFloat((short) s[2]);
             }
-            float[] x = new float[in];
-            for (int i = 0; i < in; i++) {
+            float[] x = new float[rows * in];
+            for (int i = 0; i < x.length; i++) {
                 x[i] = 0.5f + rnd.nextFloat();
             }
-            x[0] = 0f; // row 9: infinity times zero
-            float[] y = new float[out];
-            CpuKernels.matmul(x, 1, stored.matrix(), null, y);
-            assertEquals(Float.POSITIVE_INFINITY, y[1]);
-            assertEquals(Float.NEGATIVE_INFINITY, y[5]);
-            assertTrue(Float.isNaN(y[6]), "NaN weight: " + y[6]);
-            assertTrue(Float.isNaN(y[9]), "infinity times zero: " + y[9]);
-            for (int o : new int[] {0, 2, 3, 4, 7, 8, 10, 11}) {
-                double ref = 0;
-                double scale = 0;
-                for (int i = 0; i < in; i++) {
-                    ref += (double) values[o * in + i] * x[i];
-                    scale += Math.abs((double) values[o * in + i] * x[i]);
+            for (int r = 0; r < rows; r++) {
+                x[r * in] = 0f; // weight row 9: infinity times zero
+            }
+            float[] y = new float[rows * out];
+            CpuKernels.matmul(x, rows, stored.matrix(), null, y);
+            for (int r = 0; r < rows; r++) {
+                String at = rows + " rows, activation row " + r + ": ";
+                assertEquals(Float.POSITIVE_INFINITY, y[r * out + 1], at);
+                assertEquals(Float.NEGATIVE_INFINITY, y[r * out + 5], at);
+                assertTrue(Float.isNaN(y[r * out + 6]), at + "NaN weight: " + y[r * out + 6]);
+                assertTrue(Float.isNaN(y[r * out + 9]), at + "infinity times zero: " + y[r * out + 9]);
+                for (int o : new int[] {0, 2, 3, 4, 7, 8, 10, 11}) {
+                    double ref = 0;
+                    double scale = 0;
+                    for (int i = 0; i < in; i++) {
+                        ref += (double) values[o * in + i] * x[r * in + i];
+                        scale += Math.abs((double) values[o * in + i] * x[r * in + i]);
+                    }
+                    assertEquals(ref, y[r * out + o], 1e-5 * scale, at + "weight row " + o);
                 }
-                assertEquals(ref, y[o], 1e-5 * scale, "row " + o);
             }
         }
     }
