@@ -57,15 +57,15 @@ public final class CpuKernels {
         matmul(x, rows, new WeightMatrix[] {w}, new float[][] {bias}, new float[][] {y});
     }
 
-    /**
-     * The same for several weights with the same input width, in one parallel job: ys[i] = x ws[i]^T
-     * (+ biases[i]). {@code biases} may be null, or hold nulls.
-     */
     /** Whether the 16-bit-float matrix-vector kernels (converting in registers) take this weight. */
     static boolean halfKernels(WeightMatrix w) {
         return w.dtype() == DType.BF16 || (w.dtype() == DType.F16 && (w.inDim() & 31) == 0);
     }
 
+    /**
+     * The same for several weights with the same input width, in one parallel job: ys[i] = x ws[i]^T
+     * (+ biases[i]). {@code biases} may be null, or hold nulls.
+     */
     public static void matmul(float[] x, int rows, WeightMatrix[] ws, float[][] biases, float[][] ys) {
         check(ws.length == ys.length && (biases == null || biases.length == ws.length), "one output per weight");
         if (rows <= 0 || ws.length == 0) {
