@@ -124,10 +124,24 @@ class StreamingTest {
     void cancellingFreesBlocksAndFinishesTheRequest() throws Exception {
         GenerationOptions longRun = GenerationOptions.builder().doSample(false).ignoreEos(true).maxNewTokens(200).build();
         try (Engine e = engine()) {
-            CountDownLatch started = new CountDownLatch(3);
-            Engine.Handle h = e.submit(CASE.promptIds(), longRun, (text, ids) -> started.countDown(), "");
+            // The tiny model can produce all 200 tokens before a cancel from another thread lands,
+            // so the stream holds the engine at its third token until the cancel has been issued.
+            CountDownLatch started = new CountDownLatch(1);
+            CountDownLatch cancelIssued = new CountDownLatch(1);
+            java.util.concurrent.atomic.AtomicInteger tokens = new java.util.concurrent.atomic.AtomicInteger();
+            Engine.Handle h = e.submit(CASE.promptIds(), longRun, (text, ids) -> {
+                if (tokens.addAndGet(ids.length) >= 3 && started.getCount() > 0) {
+                    started.countDown();
+                    try {
+                        cancelIssued.await(30, TimeUnit.SECONDS);
+                    } catch (InterruptedException ex) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+            }, "");
             assertTrue(started.await(30, TimeUnit.SECONDS));
             h.cancel().run();
+            cancelIssued.countDown();
             Response r = h.result().get(30, TimeUnit.SECONDS);
             assertEquals(Response.FinishReason.CANCELLED, r.finishReason());
             assertTrue(r.generatedLength() < 200);
