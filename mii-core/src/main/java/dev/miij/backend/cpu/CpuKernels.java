@@ -12,7 +12,7 @@ import java.util.Arrays;
  * <p>{@link #matmul} runs on the {@link CpuParallel} pool (threads: {@code mii.threads}, default the
  * available processors), so weight segments must be readable from any thread (a shared, global or
  * automatic arena, as file mappings are). Up to {@link #GEMV_MAX_ROWS} activation rows ({@link
- * #BF16_GEMV_MAX_ROWS} for BF16 weights, and F16 weights in whole 32-column blocks) use the
+ * #BF16_GEMV_MAX_ROWS} for BF16 and F16 weights) use the
  * bandwidth-bound matrix-vector kernels ({@link MatVec}); more rows use the tiled matrix-matrix
  * kernel ({@link MatMulTiled}). The other kernels are single-threaded. Reusable scratch buffers
  * are kept per calling thread, so different threads may call concurrently (their pool jobs then run
@@ -20,26 +20,16 @@ import java.util.Arrays;
  */
 public final class CpuKernels {
 
-    /**
-     * Above this many activation rows, matmul switches to the tiled kernel (F32 weights, and F16
-     * weights whose columns are not a multiple of 32).
-     */
+    /** Above this many activation rows, matmul switches to the tiled kernel (F32 weights). */
     static final int GEMV_MAX_ROWS = Integer.getInteger("mii.gemv.maxRows", 4);
 
     /**
-     * The same for BF16 weights, and F16 weights in whole 32-column blocks (the same kernels, see
-     * {@link #halfKernels}). Over the Llama-3.2-1B decode sequence of matmuls (2 threads), the
-     * multi-row matrix-vector kernels beat the tiled one by 33% at 16 rows and 21% at 24, and lose
-     * by 17% at 32: below that the tiled kernel's FP32 copy of each weight block costs more than
-     * it saves.
+     * The same for BF16 and F16 weights. Over the Llama-3.2-1B decode sequence of matmuls (2
+     * threads, BF16), the multi-row matrix-vector kernels beat the tiled one by 33% at 16 rows and
+     * 21% at 24, and lose by 17% at 32: below that the tiled kernel's FP32 copy of each weight
+     * block costs more than it saves.
      */
     static final int BF16_GEMV_MAX_ROWS = Integer.getInteger("mii.gemv.bf16MaxRows", 24);
-
-    /**
-     * For one activation row, F16 matrices whose columns are not a multiple of 32 (so that the
-     * in-register kernel does not apply) read four rows at once from this many columns on.
-     */
-    static final int F16_INTERLEAVE_MIN_IN = Integer.getInteger("mii.gemv.interleaveMinIn", 4096);
 
     /** The smallest matrix-vector work item, in output rows (a multiple of 4). */
     static final int GEMV_MIN_ITEM_ROWS = Integer.getInteger("mii.gemv.minItemRows", 32) + 3 & -4;
@@ -55,11 +45,6 @@ public final class CpuKernels {
      */
     public static void matmul(float[] x, int rows, WeightMatrix w, float[] bias, float[] y) {
         matmul(x, rows, new WeightMatrix[] {w}, new float[][] {bias}, new float[][] {y});
-    }
-
-    /** Whether the 16-bit-float matrix-vector kernels (converting in registers) take this weight. */
-    static boolean halfKernels(WeightMatrix w) {
-        return w.dtype() == DType.BF16 || (w.dtype() == DType.F16 && (w.inDim() & 31) == 0);
     }
 
     /**
@@ -81,7 +66,7 @@ public final class CpuKernels {
             check(x.length >= (long) rows * in, "x has " + x.length + " floats, needs " + (long) rows * in);
             check(ys[i].length >= (long) rows * out, "y has " + ys[i].length + " floats, needs " + (long) rows * out);
             check(bias == null || bias.length >= out, "bias shorter than " + out);
-            vectorPath &= rows <= (halfKernels(w) ? BF16_GEMV_MAX_ROWS : GEMV_MAX_ROWS);
+            vectorPath &= rows <= (w.dtype() == DType.F32 ? GEMV_MAX_ROWS : BF16_GEMV_MAX_ROWS);
         }
         if (in == 0) {
             for (int i = 0; i < ws.length; i++) {
@@ -211,7 +196,6 @@ public final class CpuKernels {
         int[] itemWeight = new int[0];
         int[] itemStart = new int[0];
         int[] itemEnd = new int[0];
-        private boolean interleave;
         private float[] xd = new float[0]; // x rearranged for the BF16 and F16 kernels
 
         static void run(float[] x, int rows, WeightMatrix[] ws, float[][] biases, float[][] ys) {
@@ -222,7 +206,6 @@ public final class CpuKernels {
             j.ws = ws;
             j.biases = biases;
             j.ys = ys;
-            j.interleave = j.in >= F16_INTERLEAVE_MIN_IN;
             boolean halfPrecision = false;
             for (WeightMatrix w : ws) {
                 halfPrecision |= w.dtype() == DType.BF16 || w.dtype() == DType.F16;
@@ -314,46 +297,36 @@ public final class CpuKernels {
             long rowBytes = (long) in * dtype.bytes();
             int o = o0;
             switch (dtype) {
-                case BF16 -> {
+                case BF16, F16 -> {
                     // Four rows a quarter of the item apart: four long sequential streams, each
                     // activation vector loaded once for four weight vectors. Measured 7-14% faster
                     // over a whole decode step than one row at a time (one stream, two activation
                     // loads per weight load), and ahead of four adjacent rows, whose streams are a
-                    // row long each.
+                    // row long each. F16 is converted in registers like BF16 (2.2x per core over
+                    // converting chunks into a buffer).
+                    boolean f16 = dtype == DType.F16;
                     int q = (o1 - o0) / 4;
                     long stride = q * rowBytes;
+                    boolean special = false;
                     if ((in & 31) == 0) {
                         if (q > 0) {
-                            MatVec.dot4HalfRows(seg, false, o0 * rowBytes, stride, q, xd, in, y, o0, q);
+                            special = MatVec.dot4HalfRows(seg, f16, o0 * rowBytes, stride, q, xd, in, y, o0, q);
                         }
                     } else {
                         for (int i = 0; i < q; i++) {
-                            MatVec.dot4Bf16(seg, (o0 + i) * rowBytes, stride, xd, in, y, o0 + i, q);
+                            special |= MatVec.dot4Half(seg, f16, (o0 + i) * rowBytes, stride, xd, in, y, o0 + i, q);
+                        }
+                    }
+                    if (special) {
+                        // An F16 infinity or NaN among the weights: exact conversions give IEEE results.
+                        float[] tmp = F16_TMP.get();
+                        for (; o < o0 + 4 * q; o++) {
+                            y[o] = MatVec.dotF16(seg, o * rowBytes, x, 0, in, tmp);
                         }
                     }
                     for (o = o0 + 4 * q; o < o1; o++) {
-                        y[o] = MatVec.dotBf16(seg, o * rowBytes, xd, in);
-                    }
-                }
-                case F16 -> {
-                    float[] tmp = F16_TMP.get();
-                    int q = (o1 - o0) / 4;
-                    if ((in & 31) == 0 && q > 0) {
-                        // As BF16 above, converting in registers.
-                        if (MatVec.dot4HalfRows(seg, true, o0 * rowBytes, q * rowBytes, q, xd, in, y, o0, q)) {
-                            // An infinity or NaN among the weights: exact conversions give IEEE results.
-                            for (; o < o0 + 4 * q; o++) {
-                                y[o] = MatVec.dotF16(seg, o * rowBytes, x, 0, in, tmp);
-                            }
-                        }
-                        o = o0 + 4 * q;
-                    } else if (interleave) {
-                        for (; o + 4 <= o1; o += 4) {
-                            MatVec.dot4F16(seg, o * rowBytes, rowBytes, x, 0, in, y, o, tmp);
-                        }
-                    }
-                    for (; o < o1; o++) {
-                        y[o] = MatVec.dotF16(seg, o * rowBytes, x, 0, in, tmp);
+                        y[o] = f16 ? MatVec.dotF16(seg, o * rowBytes, x, 0, in, F16_TMP.get())
+                                : MatVec.dotBf16(seg, o * rowBytes, xd, in);
                     }
                 }
                 default -> {
@@ -365,7 +338,7 @@ public final class CpuKernels {
         }
 
         /**
-         * BF16 (or F16 with whole 32-column blocks) with several activation rows: blocks of four
+         * BF16 or F16 with several activation rows: blocks of four
          * weight rows a quarter of the item apart, as in one() (5-13% faster than four adjacent
          * rows at 4 and 8 activation rows), each against the activation rows four (then two, then
          * one) at a time, so a block is still in L1 when it is read again.
@@ -406,17 +379,16 @@ public final class CpuKernels {
             }
         }
 
-        /** Several activation rows; F16 and F32 take four at a time against each weight row. */
+        /** Several activation rows; F32 takes four at a time against each weight row. */
         private void many(WeightMatrix w, float[] y, int o0, int o1) {
             MemorySegment seg = w.data();
             DType dtype = w.dtype();
             int out = w.outDim();
             long rowBytes = (long) in * dtype.bytes();
-            if (halfKernels(w)) {
+            if (dtype != DType.F32) {
                 manyHalf(seg, dtype == DType.F16, out, y, o0, o1, rowBytes);
                 return;
             }
-            float[] tmp = dtype == DType.F16 ? F16_TMP.get() : null;
             for (int r = 0; r < rows; r += 4) {
                 int n = Math.min(4, rows - r);
                 // Fewer than four rows repeat the last one; the duplicate sums land on the same slot.
@@ -424,12 +396,7 @@ public final class CpuKernels {
                 int x0 = r * in, x1 = r1 * in, x2 = r2 * in, x3 = r3 * in;
                 int y0 = r * out, y1 = r1 * out, y2 = r2 * out, y3 = r3 * out;
                 for (int o = o0; o < o1; o++) {
-                    long off = o * rowBytes;
-                    if (dtype == DType.F16) {
-                        MatVec.dotF16x4(seg, off, x, x0, x1, x2, x3, in, y, y0 + o, y1 + o, y2 + o, y3 + o, tmp);
-                    } else {
-                        MatVec.dotF32x4(seg, off, x, x0, x1, x2, x3, in, y, y0 + o, y1 + o, y2 + o, y3 + o);
-                    }
+                    MatVec.dotF32x4(seg, o * rowBytes, x, x0, x1, x2, x3, in, y, y0 + o, y1 + o, y2 + o, y3 + o);
                 }
             }
         }

@@ -25,7 +25,7 @@ import jdk.incubator.vector.VectorOperators;
  *   <li>{@code gemv}: the decode kernels themselves ({@link CpuKernels#matmul}, one activation row);
  *   <li>{@code items}: a plain sum over the very work items, jobs and access pattern of the decode
  *       kernels (four rows a quarter-item apart), without their arithmetic;
- *   <li>{@code per-row}: the same kernels called once per row ({@link MatVec#dot4Bf16}), as before
+ *   <li>{@code per-row}: the same kernels called once per row ({@link MatVec#dot4Half}), as before
  *       {@link MatVec#dot4HalfRows} ran along whole streams.
  * </ul>
  * When {@code items} keeps up with {@code read} and {@code gemv} does not, neither the work split
@@ -160,7 +160,7 @@ public final class DecodeReadProbe {
                 MemorySegment w = ws[wi].data();
                 int q = (o1 - o0) / 4;
                 for (int r = 0; r < q; r++) {
-                    MatVec.dot4Bf16(w, (o0 + r) * rowBytes, q * rowBytes, xd, in, y[wi], o0 + r, q);
+                    MatVec.dot4Half(w, false, (o0 + r) * rowBytes, q * rowBytes, xd, in, y[wi], o0 + r, q);
                 }
                 for (int o = o0 + 4 * q; o < o1; o++) {
                     y[wi][o] = MatVec.dotBf16(w, o * rowBytes, xd, in);

@@ -35,7 +35,7 @@ final class MatVec {
      * gives the even elements as floats and masking off the low half gives the odd ones, so a cache
      * line costs one load and two cheap integer operations. The activations are rearranged once per
      * call to match ({@link #deinterleave}). Measured against widening 256-bit loads, this reads
-     * 10-20% more bytes per second. Reading four rows at once ({@link #dot4Bf16}) halves the
+     * 10-20% more bytes per second. Reading four rows at once ({@link #dot4Half}) halves the
      * activation loads per weight byte, which matters when memory is fast: the loop's own cost, not
      * DRAM, then sets the pace.
      */
@@ -102,6 +102,18 @@ final class MatVec {
         return s;
     }
 
+    /**
+     * Elements [from, n) of an F16 row at byte off against xd[xOff..] in plain order (the partial
+     * block), converted exactly.
+     */
+    private static float tailF16(MemorySegment w, long off, float[] xd, int xOff, int from, int n) {
+        float s = 0;
+        for (int i = from; i < n; i++) {
+            s += Float.float16ToFloat(w.get(WeightLoads.SHORT, off + 2L * i)) * xd[xOff + i];
+        }
+        return s;
+    }
+
     /** Dot product of the BF16 row at byte {@code off} with deinterleaved activations xd[0..n). */
     static float dotBf16(MemorySegment w, long off, float[] xd, int n) {
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
@@ -138,28 +150,30 @@ final class MatVec {
             a0 = even(v).fma(FloatVector.fromArray(F, xd, i), a0);
             a1 = odd(v).fma(FloatVector.fromArray(F, xd, i + 16), a1);
         }
-        return a0.add(a1).reduceLanes(VectorOperators.ADD) + tail(w, off, xd, xOff, n & -32, n);
+        return a0.add(a1).reduceLanes(VectorOperators.ADD) + tail(w, false, off, xd, xOff, n & -32, n);
     }
 
     /**
-     * Dot products of four BF16 rows at off + k * rowBytes (k = 0..3) with deinterleaved xd[0..n),
-     * any n; writes y[yOff + k * yStride]. One row of each stream per call: the decode path uses
-     * {@link #dot4HalfRows} directly where rows are whole 64-byte blocks.
+     * Dot products of four BF16 (or F16) rows at off + k * rowBytes (k = 0..3) with deinterleaved
+     * xd[0..n), any n; writes y[yOff + k * yStride]. One row of each stream per call: the decode
+     * path uses {@link #dot4HalfRows} directly where rows are whole 64-byte blocks. Returns true when
+     * an F16 infinity or NaN was read (see dot4HalfRows).
      */
-    static void dot4Bf16(MemorySegment w, long off, long rowBytes, float[] xd, int n, float[] y, int yOff, int yStride) {
+    static boolean dot4Half(MemorySegment w, boolean f16, long off, long rowBytes, float[] xd, int n, float[] y,
+            int yOff, int yStride) {
         int n32 = n & -32;
+        boolean special = false;
         if (n32 > 0) {
-            dot4HalfRows(w, false, off, rowBytes, 1, xd, n32, y, yOff, yStride);
+            special = dot4HalfRows(w, f16, off, rowBytes, 1, xd, n32, y, yOff, yStride);
         } else {
             for (int k = 0; k < 4; k++) {
                 y[yOff + k * yStride] = 0f;
             }
         }
-        if (n32 != n) {
-            for (int k = 0; k < 4; k++) {
-                y[yOff + k * yStride] += tailBf16(w, off + k * rowBytes, xd, n32, n);
-            }
+        for (int k = 0; k < 4; k++) {
+            y[yOff + k * yStride] += tail(w, f16, off + k * rowBytes, xd, 0, n32, n);
         }
+        return special;
     }
 
     /*
@@ -191,7 +205,7 @@ final class MatVec {
      * infinity or NaN was read: the outputs written are then not IEEE results, and the caller must
      * recompute them.
      *
-     * <p>This is {@link #dot4Bf16} over many rows in one loop: the loop runs along each stream
+     * <p>This is {@link #dot4Half} over many rows in one loop: the loop runs along each stream
      * without stopping at row ends, and only the accumulators are reduced and reset there. One
      * call per row cost 12-17% of a core's decode throughput (one thread, model pages in DRAM):
      * each call enters and leaves C2's pre-, main- and post-loop, a cost paid every 64 iterations
@@ -258,13 +272,13 @@ final class MatVec {
         return f16 && special.and(F16_TOP_BITS).reduceLanes(VectorOperators.OR) != 0;
     }
 
-    /** F16 rows are converted in chunks of this many elements into an L1-resident buffer. */
+    /** {@link #dotF16} converts rows in chunks of this many elements into an L1-resident buffer. */
     static final int F16_CHUNK = Integer.getInteger("mii.gemv.f16Chunk", 512);
 
     /**
-     * Dot product of the F16 row at byte off with x[xOff..xOff+n); tmp holds F16_CHUNK floats.
-     * Conversion goes through a small buffer because C2 vectorizes the plain conversion loop with
-     * the hardware instruction, which beats converting inside the FMA loop with vector bit tricks.
+     * Dot product of the F16 row at byte off with x[xOff..xOff+n) in plain order, converted exactly
+     * (infinities and NaNs included) through tmp, which holds F16_CHUNK floats: for rows outside
+     * the four-row kernels' groups, and to recompute the rows where those met an infinity or NaN.
      */
     static float dotF16(MemorySegment w, long off, float[] x, int xOff, int n, float[] tmp) {
         float s = 0;
@@ -274,48 +288,6 @@ final class MatVec {
             s += VectorOps.dot(tmp, 0, x, xOff + c, len);
         }
         return s;
-    }
-
-    /**
-     * Four consecutive F16 rows (stride rowBytes) against x, for long rows: the chunks of four rows
-     * are converted side by side (tmp holds 4 * F16_CHUNK floats) and x is loaded once for all four.
-     */
-    static void dot4F16(MemorySegment w, long off, long rowBytes, float[] x, int xOff, int n, float[] y, int yOff,
-            float[] tmp) {
-        int ch = F16_CHUNK;
-        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        for (int c = 0; c < n; c += ch) {
-            int len = Math.min(ch, n - c);
-            long e = off + 2L * c;
-            WeightLoads.f16ToFloats(w, e, tmp, 0, len);
-            WeightLoads.f16ToFloats(w, e + rowBytes, tmp, ch, len);
-            WeightLoads.f16ToFloats(w, e + 2 * rowBytes, tmp, 2 * ch, len);
-            WeightLoads.f16ToFloats(w, e + 3 * rowBytes, tmp, 3 * ch, len);
-            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
-            int i = 0;
-            for (int end = len & -L; i < end; i += L) {
-                FloatVector xv = FloatVector.fromArray(F, x, xOff + c + i);
-                a0 = FloatVector.fromArray(F, tmp, i).fma(xv, a0);
-                a1 = FloatVector.fromArray(F, tmp, ch + i).fma(xv, a1);
-                a2 = FloatVector.fromArray(F, tmp, 2 * ch + i).fma(xv, a2);
-                a3 = FloatVector.fromArray(F, tmp, 3 * ch + i).fma(xv, a3);
-            }
-            s0 += a0.reduceLanes(VectorOperators.ADD);
-            s1 += a1.reduceLanes(VectorOperators.ADD);
-            s2 += a2.reduceLanes(VectorOperators.ADD);
-            s3 += a3.reduceLanes(VectorOperators.ADD);
-            for (; i < len; i++) {
-                float xi = x[xOff + c + i];
-                s0 += tmp[i] * xi;
-                s1 += tmp[ch + i] * xi;
-                s2 += tmp[2 * ch + i] * xi;
-                s3 += tmp[3 * ch + i] * xi;
-            }
-        }
-        y[yOff] = s0;
-        y[yOff + 1] = s1;
-        y[yOff + 2] = s2;
-        y[yOff + 3] = s3;
     }
 
     static float dotF32(MemorySegment w, long off, float[] x, int xOff, int n) {
@@ -427,22 +399,22 @@ final class MatVec {
             a33 = o3.fma(xo3, e3.fma(xe3, a33));
         }
         int n32 = n & -32;
-        y[yOff] = a00.reduceLanes(VectorOperators.ADD) + tail(w, off, xd, xOff, n32, n);
-        y[yOff + kStride] = a10.reduceLanes(VectorOperators.ADD) + tail(w, off + r1, xd, xOff, n32, n);
-        y[yOff + 2 * kStride] = a20.reduceLanes(VectorOperators.ADD) + tail(w, off + r2, xd, xOff, n32, n);
-        y[yOff + 3 * kStride] = a30.reduceLanes(VectorOperators.ADD) + tail(w, off + r3, xd, xOff, n32, n);
-        y[yOff + yStride] = a01.reduceLanes(VectorOperators.ADD) + tail(w, off, xd, xOff + n, n32, n);
-        y[yOff + yStride + kStride] = a11.reduceLanes(VectorOperators.ADD) + tail(w, off + r1, xd, xOff + n, n32, n);
-        y[yOff + yStride + 2 * kStride] = a21.reduceLanes(VectorOperators.ADD) + tail(w, off + r2, xd, xOff + n, n32, n);
-        y[yOff + yStride + 3 * kStride] = a31.reduceLanes(VectorOperators.ADD) + tail(w, off + r3, xd, xOff + n, n32, n);
-        y[yOff + 2 * yStride] = a02.reduceLanes(VectorOperators.ADD) + tail(w, off, xd, xOff + 2 * n, n32, n);
-        y[yOff + 2 * yStride + kStride] = a12.reduceLanes(VectorOperators.ADD) + tail(w, off + r1, xd, xOff + 2 * n, n32, n);
-        y[yOff + 2 * yStride + 2 * kStride] = a22.reduceLanes(VectorOperators.ADD) + tail(w, off + r2, xd, xOff + 2 * n, n32, n);
-        y[yOff + 2 * yStride + 3 * kStride] = a32.reduceLanes(VectorOperators.ADD) + tail(w, off + r3, xd, xOff + 2 * n, n32, n);
-        y[yOff + 3 * yStride] = a03.reduceLanes(VectorOperators.ADD) + tail(w, off, xd, xOff + 3 * n, n32, n);
-        y[yOff + 3 * yStride + kStride] = a13.reduceLanes(VectorOperators.ADD) + tail(w, off + r1, xd, xOff + 3 * n, n32, n);
-        y[yOff + 3 * yStride + 2 * kStride] = a23.reduceLanes(VectorOperators.ADD) + tail(w, off + r2, xd, xOff + 3 * n, n32, n);
-        y[yOff + 3 * yStride + 3 * kStride] = a33.reduceLanes(VectorOperators.ADD) + tail(w, off + r3, xd, xOff + 3 * n, n32, n);
+        y[yOff] = a00.reduceLanes(VectorOperators.ADD) + tail(w, f16, off, xd, xOff, n32, n);
+        y[yOff + kStride] = a10.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r1, xd, xOff, n32, n);
+        y[yOff + 2 * kStride] = a20.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r2, xd, xOff, n32, n);
+        y[yOff + 3 * kStride] = a30.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r3, xd, xOff, n32, n);
+        y[yOff + yStride] = a01.reduceLanes(VectorOperators.ADD) + tail(w, f16, off, xd, xOff + n, n32, n);
+        y[yOff + yStride + kStride] = a11.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r1, xd, xOff + n, n32, n);
+        y[yOff + yStride + 2 * kStride] = a21.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r2, xd, xOff + n, n32, n);
+        y[yOff + yStride + 3 * kStride] = a31.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r3, xd, xOff + n, n32, n);
+        y[yOff + 2 * yStride] = a02.reduceLanes(VectorOperators.ADD) + tail(w, f16, off, xd, xOff + 2 * n, n32, n);
+        y[yOff + 2 * yStride + kStride] = a12.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r1, xd, xOff + 2 * n, n32, n);
+        y[yOff + 2 * yStride + 2 * kStride] = a22.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r2, xd, xOff + 2 * n, n32, n);
+        y[yOff + 2 * yStride + 3 * kStride] = a32.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r3, xd, xOff + 2 * n, n32, n);
+        y[yOff + 3 * yStride] = a03.reduceLanes(VectorOperators.ADD) + tail(w, f16, off, xd, xOff + 3 * n, n32, n);
+        y[yOff + 3 * yStride + kStride] = a13.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r1, xd, xOff + 3 * n, n32, n);
+        y[yOff + 3 * yStride + 2 * kStride] = a23.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r2, xd, xOff + 3 * n, n32, n);
+        y[yOff + 3 * yStride + 3 * kStride] = a33.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r3, xd, xOff + 3 * n, n32, n);
         return f16 && special.and(F16_TOP_BITS).reduceLanes(VectorOperators.OR) != 0;
     }
 
@@ -504,14 +476,14 @@ final class MatVec {
             a31 = o3.fma(xo1, e3.fma(xe1, a31));
         }
         int n32 = n & -32;
-        y[yOff] = a00.reduceLanes(VectorOperators.ADD) + tail(w, off, xd, xOff, n32, n);
-        y[yOff + kStride] = a10.reduceLanes(VectorOperators.ADD) + tail(w, off + r1, xd, xOff, n32, n);
-        y[yOff + 2 * kStride] = a20.reduceLanes(VectorOperators.ADD) + tail(w, off + r2, xd, xOff, n32, n);
-        y[yOff + 3 * kStride] = a30.reduceLanes(VectorOperators.ADD) + tail(w, off + r3, xd, xOff, n32, n);
-        y[yOff + yStride] = a01.reduceLanes(VectorOperators.ADD) + tail(w, off, xd, xOff + n, n32, n);
-        y[yOff + yStride + kStride] = a11.reduceLanes(VectorOperators.ADD) + tail(w, off + r1, xd, xOff + n, n32, n);
-        y[yOff + yStride + 2 * kStride] = a21.reduceLanes(VectorOperators.ADD) + tail(w, off + r2, xd, xOff + n, n32, n);
-        y[yOff + yStride + 3 * kStride] = a31.reduceLanes(VectorOperators.ADD) + tail(w, off + r3, xd, xOff + n, n32, n);
+        y[yOff] = a00.reduceLanes(VectorOperators.ADD) + tail(w, f16, off, xd, xOff, n32, n);
+        y[yOff + kStride] = a10.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r1, xd, xOff, n32, n);
+        y[yOff + 2 * kStride] = a20.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r2, xd, xOff, n32, n);
+        y[yOff + 3 * kStride] = a30.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r3, xd, xOff, n32, n);
+        y[yOff + yStride] = a01.reduceLanes(VectorOperators.ADD) + tail(w, f16, off, xd, xOff + n, n32, n);
+        y[yOff + yStride + kStride] = a11.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r1, xd, xOff + n, n32, n);
+        y[yOff + yStride + 2 * kStride] = a21.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r2, xd, xOff + n, n32, n);
+        y[yOff + yStride + 3 * kStride] = a31.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r3, xd, xOff + n, n32, n);
         return f16 && special.and(F16_TOP_BITS).reduceLanes(VectorOperators.OR) != 0;
     }
 
@@ -568,10 +540,10 @@ final class MatVec {
             a30 = o3.fma(xo0, e3.fma(xe0, a30));
         }
         int n32 = n & -32;
-        y[yOff] = a00.reduceLanes(VectorOperators.ADD) + tail(w, off, xd, xOff, n32, n);
-        y[yOff + kStride] = a10.reduceLanes(VectorOperators.ADD) + tail(w, off + r1, xd, xOff, n32, n);
-        y[yOff + 2 * kStride] = a20.reduceLanes(VectorOperators.ADD) + tail(w, off + r2, xd, xOff, n32, n);
-        y[yOff + 3 * kStride] = a30.reduceLanes(VectorOperators.ADD) + tail(w, off + r3, xd, xOff, n32, n);
+        y[yOff] = a00.reduceLanes(VectorOperators.ADD) + tail(w, f16, off, xd, xOff, n32, n);
+        y[yOff + kStride] = a10.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r1, xd, xOff, n32, n);
+        y[yOff + 2 * kStride] = a20.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r2, xd, xOff, n32, n);
+        y[yOff + 3 * kStride] = a30.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r3, xd, xOff, n32, n);
         return f16 && special.and(F16_TOP_BITS).reduceLanes(VectorOperators.OR) != 0;
     }
 
@@ -580,25 +552,8 @@ final class MatVec {
      * none. Kernels reduce their accumulators themselves and pass only scalars here: a vector
      * argument to a method C2 does not inline (these kernels are large) is boxed on the heap.
      */
-    private static float tail(MemorySegment w, long off, float[] xd, int xOff, int n32, int n) {
-        return n32 == n ? 0f : tailBf16(w, off, xd, xOff, n32, n);
-    }
-
-    static void dotF16x4(MemorySegment w, long off, float[] x, int x0, int x1, int x2, int x3, int n,
-            float[] y, int y0, int y1, int y2, int y3, float[] tmp) {
-        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        for (int c = 0; c < n; c += F16_CHUNK) {
-            int len = Math.min(F16_CHUNK, n - c);
-            WeightLoads.f16ToFloats(w, off + 2L * c, tmp, 0, len);
-            s0 += VectorOps.dot(tmp, 0, x, x0 + c, len);
-            s1 += VectorOps.dot(tmp, 0, x, x1 + c, len);
-            s2 += VectorOps.dot(tmp, 0, x, x2 + c, len);
-            s3 += VectorOps.dot(tmp, 0, x, x3 + c, len);
-        }
-        y[y0] = s0;
-        y[y1] = s1;
-        y[y2] = s2;
-        y[y3] = s3;
+    private static float tail(MemorySegment w, boolean f16, long off, float[] xd, int xOff, int n32, int n) {
+        return n32 == n ? 0f : f16 ? tailF16(w, off, xd, xOff, n32, n) : tailBf16(w, off, xd, xOff, n32, n);
     }
 
     static void dotF32x4(MemorySegment w, long off, float[] x, int x0, int x1, int x2, int x3, int n,
