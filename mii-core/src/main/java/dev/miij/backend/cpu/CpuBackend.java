@@ -119,11 +119,18 @@ public final class CpuBackend implements Backend {
         CpuKvCache c = (CpuKvCache) cache;
         float[] kd = CpuTensor.of(k).data();
         float[] vd = CpuTensor.of(v).data();
+        float[] keys = c.keys[layer];
         int width = c.kvHeads * c.headDim;
         int[] slots = batch.slots();
         for (int r = 0; r < slots.length; r++) {
-            System.arraycopy(kd, r * width, c.keys[layer], c.slotOffset(slots[r]), width);
-            System.arraycopy(vd, r * width, c.values[layer], c.slotOffset(slots[r]), width);
+            System.arraycopy(vd, r * width, c.values[layer], c.valueOffset(slots[r]), width);
+            for (int kvh = 0; kvh < c.kvHeads; kvh++) { // keys are stored dimension-major (see CpuKvCache)
+                int to = c.keyOffset(slots[r], kvh);
+                int from = r * width + kvh * c.headDim;
+                for (int d = 0; d < c.headDim; d++) {
+                    keys[to + d * c.blockSize] = kd[from + d];
+                }
+            }
         }
     }
 

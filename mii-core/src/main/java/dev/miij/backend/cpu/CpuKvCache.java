@@ -3,9 +3,11 @@ package dev.miij.backend.cpu;
 import dev.miij.backend.KvCache;
 
 /**
- * Paged FP32 KV cache on the heap: per layer one key and one value array laid out as
- * {@code [block][offset in block][kv head][head dim]}, so one token's heads are contiguous and a
- * block is one contiguous run.
+ * Paged FP32 KV cache on the heap: per layer one key and one value array, each block one
+ * contiguous run. Values are {@code [block][offset in block][kv head][head dim]}, so a token's
+ * value vector is contiguous. Keys are {@code [block][kv head][head dim][offset in block]}: for one
+ * dimension, a block's keys lie side by side, so decode attention takes the scores of 16 keys with
+ * one vector FMA per dimension (keys in vector lanes), with no horizontal sums.
  */
 final class CpuKvCache implements KvCache {
 
@@ -30,9 +32,19 @@ final class CpuKvCache implements KvCache {
         this.headDim = headDim;
     }
 
-    /** Offset of a slot's first element in a layer array. */
-    int slotOffset(int slot) {
+    /** Offset of a slot's value vector for KV head 0 in a layer's value array (heads follow). */
+    int valueOffset(int slot) {
         return slot * kvHeads * headDim;
+    }
+
+    /**
+     * Offset of a slot's key for KV head {@code kvh}, dimension 0, in a layer's key array; the key's
+     * dimension d is {@link #blockSize} elements further per d, and the next slot of the block is
+     * the next element.
+     */
+    int keyOffset(int slot, int kvh) {
+        int block = slot / blockSize;
+        return block * blockSize * kvHeads * headDim + kvh * headDim * blockSize + slot % blockSize;
     }
 
     @Override

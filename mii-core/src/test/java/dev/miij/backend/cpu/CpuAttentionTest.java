@@ -116,10 +116,10 @@ class CpuAttentionTest {
         double[] scores = new double[pos - first + 1];
         double max = Double.NEGATIVE_INFINITY;
         for (int p = first; p <= pos; p++) {
-            int off = c.slotOffset(table[p / c.blockSize] * c.blockSize + p % c.blockSize) + kvh * headDim;
+            int off = c.keyOffset(table[p / c.blockSize] * c.blockSize + p % c.blockSize, kvh);
             double dot = 0;
             for (int d = 0; d < headDim; d++) {
-                dot += (double) q[qOff + d] * c.keys[0][off + d];
+                dot += (double) q[qOff + d] * c.keys[0][off + d * c.blockSize];
             }
             scores[p - first] = dot * scale;
             max = Math.max(max, scores[p - first]);
@@ -131,7 +131,7 @@ class CpuAttentionTest {
         }
         double[] out = new double[headDim];
         for (int p = first; p <= pos; p++) {
-            int off = c.slotOffset(table[p / c.blockSize] * c.blockSize + p % c.blockSize) + kvh * headDim;
+            int off = c.valueOffset(table[p / c.blockSize] * c.blockSize + p % c.blockSize) + kvh * headDim;
             for (int d = 0; d < headDim; d++) {
                 out[d] += scores[p - first] / sum * c.values[0][off + d];
             }
