@@ -50,11 +50,25 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--decode-only", description = "Measure decode at batch 1 only (tokens/s and the fraction of read bandwidth).")
     boolean decodeOnly;
 
+    @Option(names = "--decode-context", paramLabel = "N",
+            description = "With --decode-only: decode after a prompt of N tokens, so that attention reads that much context"
+                    + " at every step (default: ${DEFAULT-VALUE}).")
+    int decodeContext = EngineBench.DECODE_CONTEXT;
+
     @Option(names = "--debug", description = "Show stack traces on errors.")
     boolean debug;
 
     @Override
     public Integer call() {
+        if (decodeContext < 1) {
+            throw MiiException.invalid("--decode-context must be at least 1, got " + decodeContext);
+        }
+        if (decodeContext != EngineBench.DECODE_CONTEXT && !decodeOnly) {
+            throw MiiException.invalid("--decode-context applies to --decode-only");
+        }
+        if (decodeTokens < 2) {
+            throw MiiException.invalid("--decode-tokens must be at least 2, got " + decodeTokens);
+        }
         Path dir;
         if (dummy != null) {
             System.err.println("preparing dummy weights (" + dummy + ") under " + dummyDir + " ...");
@@ -81,7 +95,7 @@ final class BenchCommand implements Callable<Integer> {
             }
             EngineBench bench = new EngineBench(m, matrices, System.out);
             if (decodeOnly) {
-                bench.runDecode(decodeTokens);
+                bench.runDecode(decodeTokens, decodeContext);
             } else {
                 bench.runAll(concurrency, decodeTokens, promptTokens);
             }

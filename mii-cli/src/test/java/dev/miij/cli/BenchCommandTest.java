@@ -46,4 +46,25 @@ class BenchCommandTest {
         assertTrue(r.err().contains("--dummy-dtype must be bf16 or f16, not 'q4'"), r.err());
         assertFalse(r.err().contains("at dev.miij"), "no stack trace without --debug: " + r.err());
     }
+
+    @Test
+    void decodeAfterALongerPrompt(@TempDir Path dir) {
+        Run r = GenerateCommandTest.run("bench", "--dummy", "tiny", "--dummy-dir", dir.toString(), "--decode-only",
+                "--decode-tokens", "4", "--decode-context", "300");
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(Pattern.compile("decode, batch 1: +[0-9.]+ tokens/s .*after a 300-token prompt").matcher(r.out()).find(),
+                r.out());
+    }
+
+    @Test
+    void decodeContextIsChecked(@TempDir Path dir) {
+        Run zero = GenerateCommandTest.run("bench", "--dummy", "tiny", "--dummy-dir", dir.toString(), "--decode-only",
+                "--decode-context", "0");
+        assertEquals(1, zero.exit(), zero.out() + zero.err());
+        assertTrue(zero.err().contains("--decode-context must be at least 1, got 0"), zero.err());
+        Run notDecodeOnly = GenerateCommandTest.run("bench", "--dummy", "tiny", "--dummy-dir", dir.toString(),
+                "--decode-context", "64");
+        assertEquals(1, notDecodeOnly.exit(), notDecodeOnly.out() + notDecodeOnly.err());
+        assertTrue(notDecodeOnly.err().contains("--decode-context applies to --decode-only"), notDecodeOnly.err());
+    }
 }

@@ -69,9 +69,14 @@ public final class EngineBench {
         return GenerationOptions.builder().doSample(false).ignoreEos(true).maxNewTokens(newTokens).maxLength(1 << 20).build();
     }
 
+    /** KV blocks (of 16 tokens) for one request of this many tokens, and some to spare. */
+    private static int blocksFor(int tokens) {
+        return Math.max(64, tokens / 16 + 4);
+    }
+
     /** Decode tokens/s of one request: the time between its first and last generated token. */
     public double decode(int promptTokens, int newTokens) {
-        try (Engine e = engine(64, false)) {
+        try (Engine e = engine(blocksFor(promptTokens + newTokens), false)) {
             long[] times = new long[newTokens];
             int[] count = {0};
             StreamListener l = (text, ids) -> {
@@ -97,7 +102,7 @@ public final class EngineBench {
         double gbPerToken = model.weightBytesPerToken() / 1e9;
         double[] reads = new double[newTokens - 1];
         double[] fractions = new double[newTokens - 1];
-        try (Engine e = engine(64, false)) {
+        try (Engine e = engine(blocksFor(promptTokens + newTokens), false)) {
             long[] lastEnd = {0};
             int[] count = {0};
             StreamListener l = (text, ids) -> {
@@ -180,31 +185,44 @@ public final class EngineBench {
 
     /** Measures and prints decode at batch 1 (after a warm-up): {@link DecodeResult}. */
     public DecodeResult runDecode(int decodeTokens) {
-        log.println("warming up...");
-        decode(8, 8);
-        decode(16, decodeTokens);
-        return measureDecode(decodeTokens);
+        return runDecode(decodeTokens, DECODE_CONTEXT);
     }
 
-    private DecodeResult measureDecode(int decodeTokens) {
+    /**
+     * As {@link #runDecode(int)}, decoding after a prompt of {@code contextTokens} tokens: attention
+     * then reads that much context at every step.
+     */
+    public DecodeResult runDecode(int decodeTokens, int contextTokens) {
+        log.println("warming up...");
+        decode(8, 8);
+        decode(contextTokens, decodeTokens);
+        return measureDecode(decodeTokens, contextTokens);
+    }
+
+    /** The prompt before a decode measurement: short, so that the weights dominate each step. */
+    public static final int DECODE_CONTEXT = 16;
+
+    private DecodeResult measureDecode(int decodeTokens, int contextTokens) {
         double gbPerToken = model.weightBytesPerToken() / 1e9;
-        int rounds = 5;
+        // Each round processes the prompt again: fewer rounds after long prompts.
+        int rounds = Math.max(1, Math.min(5, 4096 / contextTokens));
         double dec = 0;
         for (int i = 0; i < rounds; i++) {
-            dec = Math.max(dec, decode(16, decodeTokens));
+            dec = Math.max(dec, decode(contextTokens, decodeTokens));
         }
         double[][] paired;
         try (Arena arena = Arena.ofShared()) {
             List<MemorySegment> target = weightBytes.isEmpty() ? List.of(MemoryBandwidth.buffer(arena, 2048)) : largestLast(weightBytes);
             MemoryBandwidth.pass(target); // compiles the read loop
-            paired = decodeAgainstReads(16, decodeTokens, () -> MemoryBandwidth.pass(target));
+            paired = decodeAgainstReads(contextTokens, decodeTokens, () -> MemoryBandwidth.pass(target));
         }
         double readMedian = KernelBench.median(paired[0]);
         double fractionMedian = KernelBench.median(paired[1]);
         double[] sorted = paired[1].clone();
         Arrays.sort(sorted);
-        log.printf("decode, batch 1:        %8.2f tokens/s  (best of %d; %.3f GB of weights per token -> %.1f GB/s)%n", dec,
-                rounds, gbPerToken, dec * gbPerToken);
+        log.printf("decode, batch 1:        %8.2f tokens/s  (best of %d; %.3f GB of weights per token -> %.1f GB/s%s)%n", dec,
+                rounds, gbPerToken, dec * gbPerToken,
+                contextTokens == DECODE_CONTEXT ? "" : "; after a " + contextTokens + "-token prompt");
         log.printf("read bandwidth:         %8.1f GB/s      (median of %d plain reads of %s, each right after a decode step)%n",
                 readMedian, paired[0].length, weightBytes.isEmpty() ? "a 2 GiB buffer" : "the model's weight matrices");
         log.printf("decode / bandwidth:     %8.1f %%         (median over %d steps of the step's GB/s / the read after it;"
@@ -219,8 +237,8 @@ public final class EngineBench {
         prompt(64);
         decode(8, 8);
         prompt(promptTokens);
-        decode(16, decodeTokens);
-        DecodeResult d = measureDecode(decodeTokens);
+        decode(DECODE_CONTEXT, decodeTokens);
+        DecodeResult d = measureDecode(decodeTokens, DECODE_CONTEXT);
         double pp = Math.max(prompt(promptTokens), prompt(promptTokens));
         log.printf("prompt, %4d tokens:    %8.2f tokens/s%n", promptTokens, pp);
         List<double[]> conc = new ArrayList<>();
