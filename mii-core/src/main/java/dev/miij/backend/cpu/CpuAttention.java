@@ -306,16 +306,32 @@ final class CpuAttention {
             int k6 = np > 6 ? keyOffset(c, table, p0 + 6, kvh) : k0;
             int k7 = np > 7 ? keyOffset(c, table, p0 + 7, kvh) : k0;
             FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
-            for (int d = 0, kd = 0; d < headDim; d++, kd += bs) { // a key's dimensions are bs apart
-                FloatVector qd = FloatVector.fromArray(F, qt, d * LANES);
-                s0 = FloatVector.broadcast(F, keys[k0 + kd]).fma(qd, s0);
-                s1 = FloatVector.broadcast(F, keys[k1 + kd]).fma(qd, s1);
-                s2 = FloatVector.broadcast(F, keys[k2 + kd]).fma(qd, s2);
-                s3 = FloatVector.broadcast(F, keys[k3 + kd]).fma(qd, s3);
-                s4 = FloatVector.broadcast(F, keys[k4 + kd]).fma(qd, s4);
-                s5 = FloatVector.broadcast(F, keys[k5 + kd]).fma(qd, s5);
-                s6 = FloatVector.broadcast(F, keys[k6 + kd]).fma(qd, s6);
-                s7 = FloatVector.broadcast(F, keys[k7 + kd]).fma(qd, s7);
+            if (k7 == k0 + 7) {
+                // The eight keys side by side in one cache block (the usual case): one index per
+                // dimension, so the array bounds are checked once for all eight loads.
+                for (int d = 0, kd = k0; d < headDim; d++, kd += bs) {
+                    FloatVector qd = FloatVector.fromArray(F, qt, d * LANES);
+                    s0 = FloatVector.broadcast(F, keys[kd]).fma(qd, s0);
+                    s1 = FloatVector.broadcast(F, keys[kd + 1]).fma(qd, s1);
+                    s2 = FloatVector.broadcast(F, keys[kd + 2]).fma(qd, s2);
+                    s3 = FloatVector.broadcast(F, keys[kd + 3]).fma(qd, s3);
+                    s4 = FloatVector.broadcast(F, keys[kd + 4]).fma(qd, s4);
+                    s5 = FloatVector.broadcast(F, keys[kd + 5]).fma(qd, s5);
+                    s6 = FloatVector.broadcast(F, keys[kd + 6]).fma(qd, s6);
+                    s7 = FloatVector.broadcast(F, keys[kd + 7]).fma(qd, s7);
+                }
+            } else {
+                for (int d = 0, kd = 0; d < headDim; d++, kd += bs) { // a key's dimensions are bs apart
+                    FloatVector qd = FloatVector.fromArray(F, qt, d * LANES);
+                    s0 = FloatVector.broadcast(F, keys[k0 + kd]).fma(qd, s0);
+                    s1 = FloatVector.broadcast(F, keys[k1 + kd]).fma(qd, s1);
+                    s2 = FloatVector.broadcast(F, keys[k2 + kd]).fma(qd, s2);
+                    s3 = FloatVector.broadcast(F, keys[k3 + kd]).fma(qd, s3);
+                    s4 = FloatVector.broadcast(F, keys[k4 + kd]).fma(qd, s4);
+                    s5 = FloatVector.broadcast(F, keys[k5 + kd]).fma(qd, s5);
+                    s6 = FloatVector.broadcast(F, keys[k6 + kd]).fma(qd, s6);
+                    s7 = FloatVector.broadcast(F, keys[k7 + kd]).fma(qd, s7);
+                }
             }
             k0 = valueOffset(c, table, p0, kvh);
             k1 = np > 1 ? valueOffset(c, table, p0 + 1, kvh) : k0;
