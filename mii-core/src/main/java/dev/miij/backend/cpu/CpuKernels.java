@@ -184,7 +184,7 @@ public final class CpuKernels {
     static final class MatVecJob implements CpuParallel.Job {
         private static final ThreadLocal<MatVecJob> JOBS = ThreadLocal.withInitial(MatVecJob::new);
         /** Per executing thread: an F16 row chunk converted to FP32. */
-        private static final ThreadLocal<float[]> F16_TMP = ThreadLocal.withInitial(() -> new float[4 * MatVec.F16_CHUNK]);
+        private static final ThreadLocal<float[]> F16_TMP = ThreadLocal.withInitial(() -> new float[MatVec.F16_CHUNK]);
 
         private float[] x;
         private int rows;
