@@ -85,7 +85,8 @@ final class BenchCommand implements Callable<Integer> {
         try (WeightSource weights = folder.openWeights();
              DecoderModel m = new DecoderModel(Architectures.fromConfig(folder.config()), weights, new CpuBackend())) {
             System.out.println("model: " + dir + " (" + m.spec().modelType() + ", " + m.spec().numLayers() + " layers, hidden "
-                    + m.spec().hiddenSize() + "), threads: " + Runtime.getRuntime().availableProcessors());
+                    + m.spec().hiddenSize() + ")");
+            System.out.println(CpuBackend.describe());
             List<MemorySegment> matrices = new ArrayList<>();
             for (String name : new TreeSet<>(weights.names())) {
                 TensorData t = weights.get(name);

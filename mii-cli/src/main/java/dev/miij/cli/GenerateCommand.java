@@ -8,6 +8,7 @@ import dev.miij.MiiException;
 import dev.miij.Pipeline;
 import dev.miij.PipelineOptions;
 import dev.miij.Response;
+import dev.miij.backend.cpu.CpuBackend;
 import dev.miij.engine.StreamListener;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -39,7 +40,7 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON array of responses on stdout, nothing else.")
     boolean json;
 
-    @Option(names = "--debug", description = "Show stack traces on errors.")
+    @Option(names = "--debug", description = "Show stack traces on errors, and the CPU kernels in use on stderr.")
     boolean debug;
 
     @Mixin
@@ -53,6 +54,9 @@ final class GenerateCommand implements Callable<Integer> {
         GenerationOptions options = generation.toOptions();
         PipelineOptions pipelineOptions = PipelineOptions.defaults().withEngine(engineFlags.toConfig());
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
+        if (debug) {
+            System.err.println(CpuBackend.describe());
+        }
         try (Pipeline pipe = Mii.pipeline(DefaultModel.resolve(model), pipelineOptions)) {
             List<Response> responses;
             if (stream && !json) {

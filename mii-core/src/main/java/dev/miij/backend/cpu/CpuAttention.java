@@ -13,21 +13,22 @@ import jdk.incubator.vector.VectorOperators;
 /**
  * Causal attention over the paged KV cache, for any mix of prompt chunks and decode rows.
  *
- * <p>Work is split into tasks of one sequence, one KV head and up to 16 "query items" (a row and one
+ * <p>Work is split into tasks of one sequence, one KV head and up to {@link #LANES} (the float
+ * vector's lanes: 16 with AVX-512, 8 with AVX2, 4 with NEON) "query items" (a row and one
  * of the query heads sharing that KV head, in row-major order). Two kernels:
  * <ul>
  *   <li>{@link #tiled}, for tasks spanning several rows (prompt chunks) with at least
- *       {@link #MIN_TILED_ITEMS} items: the queries become the 16 lanes of a vector
- *       ({@code qt[d][lane]}, scale folded in), so a score for 16 queries against one key costs one
+ *       {@link #MIN_TILED_ITEMS} items: the queries become the lanes of a vector
+ *       ({@code qt[d][lane]}, scale folded in), so a score for all of them against one key costs one
  *       broadcast FMA per head dimension, and the output accumulates the same way
  *       ({@code ot[d][lane]}) under an online softmax over blocks of 8 keys (FlashAttention's
  *       recurrence). No horizontal sums and no per-score exponentials are left, which made prompt
  *       attention several times faster than a dot product per (query, key).
  *   <li>{@link #row}, for the query heads of one row (decode, and any task with few items): the
  *       keys become the lanes instead. The cache stores keys dimension-major within a block
- *       ({@link CpuKvCache}), so a score vector for 16 keys costs one FMA per dimension with the
- *       query element broadcast, and the output one FMA per 16 dimensions and key. With GQA 4, the
- *       tiled kernel filled 4 of 16 lanes at decode; this fills all of them.
+ *       ({@link CpuKvCache}), so a score vector for LANES keys costs one FMA per dimension with the
+ *       query element broadcast, and the output one FMA per LANES dimensions and key. With GQA 4, the
+ *       tiled kernel filled 4 of 16 AVX-512 lanes at decode; this fills all of them.
  * </ul>
  *
  * <p>Tasks are ordered so that the longest (the latest rows of each sequence) are claimed first,
@@ -35,7 +36,8 @@ import jdk.incubator.vector.VectorOperators;
  */
 final class CpuAttention {
 
-    static final int LANES = 16;
+    /** Query items per task, and keys per tile of the row kernel: the float vector's lanes. */
+    static final int LANES = WeightLoads.L;
     /** Tasks of several rows with fewer items than this use the row kernel, row by row. */
     static final int MIN_TILED_ITEMS = 4;
     /** Query heads the row kernel takes at once (their accumulators fill the vector registers). */
@@ -63,9 +65,8 @@ final class CpuAttention {
     private static final FloatVector NEG_INF = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
     /** The running maximum starts finite so that fully masked blocks give exp(-inf) = 0, never NaN. */
     private static final FloatVector NO_MAX = FloatVector.broadcast(F, -1e30f);
-    /** 0, 1, ..., 15: a lane's key offset within a tile of the row kernel. */
-    private static final FloatVector IOTA = FloatVector.fromArray(F, new float[] {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-        12, 13, 14, 15}, 0);
+    /** 0, 1, ..., LANES - 1: a lane's key offset within a tile of the row kernel. */
+    private static final FloatVector IOTA = FloatVector.zero(F).addIndex(1);
 
     static void run(CpuKvCache c, int layer, float[] q, RaggedBatch batch, int numHeads, int numKvHeads,
             int headDim, int slidingWindow, float scale, float[] out) {
@@ -142,7 +143,7 @@ final class CpuAttention {
 
     /**
      * Query heads h0 .. h0+heads-1 of row r (all of KV head kvh) against their keys, keys in
-     * vector lanes: tiles of up to 16 consecutive positions within a cache block, an online softmax
+     * vector lanes: tiles of up to LANES consecutive positions within a cache block, an online softmax
      * over the tiles, {@link #ROW_GROUP} heads at a time so that a tile is read from L1 again. The
      * four heads are written out (not arrays of vectors, which would be boxed).
      */
@@ -216,7 +217,7 @@ final class CpuAttention {
                 s1.intoArray(ps, LANES);
                 s2.intoArray(ps, 2 * LANES);
                 s3.intoArray(ps, 3 * LANES);
-                // os[g] = os[g] * a_g + sum over the tile's keys of p * value, 16 dimensions at once.
+                // os[g] = os[g] * a_g + sum over the tile's keys of p * value, LANES dimensions at once.
                 int vBase = valueOffset(c, table, p0, kvh);
                 for (int d = 0; d < headDim; d += LANES) {
                     VectorMask<Float> dims = IOTA.compare(LT, (float) (headDim - d));
@@ -249,7 +250,7 @@ final class CpuAttention {
         }
     }
 
-    /** Up to 16 query items of one sequence and KV head at once, queries in vector lanes. */
+    /** Up to LANES query items of one sequence and KV head at once, queries in vector lanes. */
     private static void tiled(Scratch sc, CpuKvCache c, float[] keys, float[] values, float[] q, float[] out,
             int[] table, int[] positions, int row0, int group, int kvh, int item0, int n, int numHeads, int headDim,
             int slidingWindow, float scale) {

@@ -19,6 +19,16 @@ public final class CpuBackend implements Backend {
         return "cpu";
     }
 
+    /**
+     * What the kernels run on, for logs and benchmarks, e.g. "vector: 256-bit (8 float lanes,
+     * AVX2), 2 threads; kernels: decode blocks of 16 elements, GEMM tiles 6x16 (16 vector registers)".
+     */
+    public static String describe() {
+        return "vector: " + WeightLoads.describe() + ", " + CpuParallel.threads() + " threads; kernels: decode blocks of "
+                + MatVec.B + " elements, GEMM tiles " + MatMulTiled.MR + "x" + MatMulTiled.NR + " ("
+                + MatMulTiled.REGISTERS + " vector registers)";
+    }
+
     @Override
     public Weight weight(TensorData matrix) {
         return new CpuWeight(WeightMatrix.of(matrix));

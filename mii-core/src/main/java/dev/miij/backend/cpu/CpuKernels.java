@@ -308,7 +308,7 @@ public final class CpuKernels {
                     int q = (o1 - o0) / 4;
                     long stride = q * rowBytes;
                     boolean special = false;
-                    if ((in & 31) == 0) {
+                    if (in % MatVec.B == 0) {
                         if (q > 0) {
                             special = MatVec.dot4HalfRows(seg, f16, o0 * rowBytes, stride, q, xd, in, y, o0, q);
                         }

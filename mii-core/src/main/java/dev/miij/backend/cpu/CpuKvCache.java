@@ -6,8 +6,10 @@ import dev.miij.backend.KvCache;
  * Paged FP32 KV cache on the heap: per layer one key and one value array, each block one
  * contiguous run. Values are {@code [block][offset in block][kv head][head dim]}, so a token's
  * value vector is contiguous. Keys are {@code [block][kv head][head dim][offset in block]}: for one
- * dimension, a block's keys lie side by side, so decode attention takes the scores of 16 keys with
- * one vector FMA per dimension (keys in vector lanes), with no horizontal sums.
+ * dimension, a block's keys lie side by side, so decode attention takes the scores of a vector's
+ * worth of keys with one vector FMA per dimension (keys in vector lanes), with no horizontal sums.
+ * The layout depends on the block size only, not on the vector width: the attention kernel reads
+ * a block in tiles of its lane count, the last tile masked.
  */
 final class CpuKvCache implements KvCache {
 

@@ -96,7 +96,8 @@ public final class DecodeReadProbe {
                 double gemv = bytes / 1e9 / best(() -> gemv(calls, x, ys));
                 double items = bytes / 1e9 / best(() -> items(calls, plan));
                 double perRow = bytes / 1e9 / best(() -> perRow(calls, plan, x, ys));
-                System.out.printf("read %5.1f   gemv %5.1f (%3.0f%%)   items %5.1f (%3.0f%%)   per-row %5.1f (%3.0f%%)%n",
+                // Three significant digits: a tiny model's figures are well below 0.1 GB/s.
+                System.out.printf("read %5.3g   gemv %5.3g (%3.0f%%)   items %5.3g (%3.0f%%)   per-row %5.3g (%3.0f%%)%n",
                         read, gemv, 100 * gemv / read, items, 100 * items / read, perRow, 100 * perRow / read);
             }
         }
@@ -177,13 +178,14 @@ public final class DecodeReadProbe {
         long stride = q * rowBytes;
         FloatVector a0 = FloatVector.zero(WeightLoads.F), a1 = a0, a2 = a0, a3 = a0;
         ByteOrder le = ByteOrder.LITTLE_ENDIAN;
-        for (long e = o0 * rowBytes, stop = e + (stride & -64L); e < stop; e += 64) {
+        long v = WeightLoads.F.vectorByteSize();
+        for (long e = o0 * rowBytes, stop = e + (stride & -v); e < stop; e += v) {
             a0 = a0.add(FloatVector.fromMemorySegment(WeightLoads.F, m, e, le));
             a1 = a1.add(FloatVector.fromMemorySegment(WeightLoads.F, m, e + stride, le));
             a2 = a2.add(FloatVector.fromMemorySegment(WeightLoads.F, m, e + 2 * stride, le));
             a3 = a3.add(FloatVector.fromMemorySegment(WeightLoads.F, m, e + 3 * stride, le));
         }
-        for (long e = (o0 + 4L * q) * rowBytes, stop = o1 * rowBytes - 63; e < stop; e += 64) {
+        for (long e = (o0 + 4L * q) * rowBytes, stop = o1 * rowBytes - (v - 1); e < stop; e += v) {
             a0 = a0.add(FloatVector.fromMemorySegment(WeightLoads.F, m, e, le));
         }
         return a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);

@@ -24,18 +24,27 @@ import jdk.incubator.vector.VectorOperators;
  */
 final class MatVec {
 
+    /**
+     * Elements per block: one int vector holds a block's BF16 (or F16) values in pairs, 2L elements
+     * in 4L bytes (32 elements in 64 bytes with AVX-512, 16 in 32 with AVX2, 8 in 16 with NEON).
+     */
+    static final int B = 2 * L;
+    /** Bytes per block of BF16 or F16 weights. */
+    static final int BB = 2 * B;
+
     private MatVec() {
     }
 
     // ---------------------------------------------------------------- one activation row
 
     /*
-     * BF16 with one activation row. A 512-bit integer load takes 32 BF16 values; as 16 ints, each
-     * holds an even element in its low half and an odd one in its high half. Shifting left by 16
+     * BF16 with one activation row. One integer vector load takes a block of B = 2L BF16 values (32
+     * with AVX-512); as L ints, each holds an even element in its low half and an odd one in its
+     * high half. Shifting left by 16
      * gives the even elements as floats and masking off the low half gives the odd ones, so a cache
      * line costs one load and two cheap integer operations. The activations are rearranged once per
-     * call to match ({@link #deinterleave}). Measured against widening 256-bit loads, this reads
-     * 10-20% more bytes per second. Reading four rows at once ({@link #dot4Half}) halves the
+     * call to match ({@link #deinterleave}). Measured against widening half-width loads (AVX-512),
+     * this reads 10-20% more bytes per second. Reading four rows at once ({@link #dot4Half}) halves the
      * activation loads per weight byte, which matters when memory is fast: the loop's own cost, not
      * DRAM, then sets the pace.
      */
@@ -50,22 +59,22 @@ final class MatVec {
         return v.and(HIGH_HALF).reinterpretAsFloats();
     }
 
-    /** Lane indices picking the even (odd) elements out of two consecutive 16-float vectors. */
+    /** Lane indices picking the even (odd) elements out of two consecutive float vectors. */
     private static final FloatVector EVEN_LANES = FloatVector.fromArray(F, lanes(0), 0);
     private static final FloatVector ODD_LANES = FloatVector.fromArray(F, lanes(1), 0);
 
     private static float[] lanes(int first) {
-        float[] a = new float[16];
-        for (int j = 0; j < 16; j++) {
+        float[] a = new float[L];
+        for (int j = 0; j < L; j++) {
             a[j] = 2 * j + first;
         }
         return a;
     }
 
     /**
-     * Copies x[xOff..xOff+n) into xd so that each 32-element block holds its 16 even elements and
-     * then its 16 odd ones; a last partial block stays in order. Two-source permutes keep this at a
-     * few instructions per 32 elements, since it runs on every decode matmul.
+     * Copies x[xOff..xOff+n) into xd so that each block of B elements holds its L even elements and
+     * then its L odd ones; a last partial block stays in order. Two-source permutes keep this at a
+     * few instructions per block, since it runs on every decode matmul.
      */
     static void deinterleave(float[] x, int xOff, int n, float[] xd) {
         deinterleave(x, xOff, n, xd, 0);
@@ -73,14 +82,14 @@ final class MatVec {
 
     /** As above, into xd[xdOff..xdOff+n). */
     static void deinterleave(float[] x, int xOff, int n, float[] xd, int xdOff) {
-        int n32 = n & -32;
-        for (int b = 0; b < n32; b += 32) {
+        int nb = n & -B;
+        for (int b = 0; b < nb; b += B) {
             FloatVector v0 = FloatVector.fromArray(F, x, xOff + b);
-            FloatVector v1 = FloatVector.fromArray(F, x, xOff + b + 16);
+            FloatVector v1 = FloatVector.fromArray(F, x, xOff + b + L);
             EVEN_LANES.selectFrom(v0, v1).intoArray(xd, xdOff + b);
-            ODD_LANES.selectFrom(v0, v1).intoArray(xd, xdOff + b + 16);
+            ODD_LANES.selectFrom(v0, v1).intoArray(xd, xdOff + b + L);
         }
-        System.arraycopy(x, xOff + n32, xd, xdOff + n32, n - n32);
+        System.arraycopy(x, xOff + nb, xd, xdOff + nb, n - nb);
     }
 
     /** Elements [from, n) of a BF16 row at byte off against xd in plain order (the partial block). */
@@ -118,24 +127,24 @@ final class MatVec {
     static float dotBf16(MemorySegment w, long off, float[] xd, int n) {
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
         long e = off;
-        for (long end = off + 2L * (n & -64); e < end; e += 128) {
+        for (long end = off + 2L * (n & -(2 * B)); e < end; e += 2 * BB) {
             int i = (int) ((e - off) >>> 1);
             IntVector v0 = IntVector.fromMemorySegment(I32, w, e, LE);
-            IntVector v1 = IntVector.fromMemorySegment(I32, w, e + 64, LE);
+            IntVector v1 = IntVector.fromMemorySegment(I32, w, e + BB, LE);
             a0 = even(v0).fma(FloatVector.fromArray(F, xd, i), a0);
-            a1 = odd(v0).fma(FloatVector.fromArray(F, xd, i + 16), a1);
-            a2 = even(v1).fma(FloatVector.fromArray(F, xd, i + 32), a2);
-            a3 = odd(v1).fma(FloatVector.fromArray(F, xd, i + 48), a3);
+            a1 = odd(v0).fma(FloatVector.fromArray(F, xd, i + L), a1);
+            a2 = even(v1).fma(FloatVector.fromArray(F, xd, i + 2 * L), a2);
+            a3 = odd(v1).fma(FloatVector.fromArray(F, xd, i + 3 * L), a3);
         }
-        if ((n & 32) != 0) {
+        if ((n & B) != 0) {
             int i = (int) ((e - off) >>> 1);
             IntVector v0 = IntVector.fromMemorySegment(I32, w, e, LE);
             a0 = even(v0).fma(FloatVector.fromArray(F, xd, i), a0);
-            a1 = odd(v0).fma(FloatVector.fromArray(F, xd, i + 16), a1);
+            a1 = odd(v0).fma(FloatVector.fromArray(F, xd, i + L), a1);
         }
         float s = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
-        int n32 = n & -32;
-        return n32 == n ? s : s + tailBf16(w, off, xd, n32, n);
+        int nb = n & -B;
+        return nb == n ? s : s + tailBf16(w, off, xd, nb, n);
     }
 
     /**
@@ -144,34 +153,34 @@ final class MatVec {
      */
     static float dotBf16(MemorySegment w, long off, float[] xd, int xOff, int n) {
         FloatVector a0 = FloatVector.zero(F), a1 = a0;
-        for (long e = off, end = off + 2L * (n & -32); e < end; e += 64) {
+        for (long e = off, end = off + 2L * (n & -B); e < end; e += BB) {
             int i = xOff + (int) ((e - off) >>> 1);
             IntVector v = IntVector.fromMemorySegment(I32, w, e, LE);
             a0 = even(v).fma(FloatVector.fromArray(F, xd, i), a0);
-            a1 = odd(v).fma(FloatVector.fromArray(F, xd, i + 16), a1);
+            a1 = odd(v).fma(FloatVector.fromArray(F, xd, i + L), a1);
         }
-        return a0.add(a1).reduceLanes(VectorOperators.ADD) + tail(w, false, off, xd, xOff, n & -32, n);
+        return a0.add(a1).reduceLanes(VectorOperators.ADD) + tail(w, false, off, xd, xOff, n & -B, n);
     }
 
     /**
      * Dot products of four BF16 (or F16) rows at off + k * rowBytes (k = 0..3) with deinterleaved
      * xd[0..n), any n; writes y[yOff + k * yStride]. One row of each stream per call: the decode
-     * path uses {@link #dot4HalfRows} directly where rows are whole 64-byte blocks. Returns true when
+     * path uses {@link #dot4HalfRows} directly where rows are whole blocks. Returns true when
      * an F16 infinity or NaN was read (see dot4HalfRows).
      */
     static boolean dot4Half(MemorySegment w, boolean f16, long off, long rowBytes, float[] xd, int n, float[] y,
             int yOff, int yStride) {
-        int n32 = n & -32;
+        int nb = n & -B;
         boolean special = false;
-        if (n32 > 0) {
-            special = dot4HalfRows(w, f16, off, rowBytes, 1, xd, n32, y, yOff, yStride);
+        if (nb > 0) {
+            special = dot4HalfRows(w, f16, off, rowBytes, 1, xd, nb, y, yOff, yStride);
         } else {
             for (int k = 0; k < 4; k++) {
                 y[yOff + k * yStride] = 0f;
             }
         }
         for (int k = 0; k < 4; k++) {
-            y[yOff + k * yStride] += tail(w, f16, off + k * rowBytes, xd, 0, n32, n);
+            y[yOff + k * yStride] += tail(w, f16, off + k * rowBytes, xd, 0, nb, n);
         }
         return special;
     }
@@ -200,7 +209,7 @@ final class MatVec {
     /**
      * Dot products of {@code rows} consecutive BF16 (or, with {@code f16}, F16) rows in each of four
      * streams (stream k starts at off + k * stride) with deinterleaved xd[0..n); writes
-     * y[yOff + k * yStride + r] for row r of stream k. n must be a multiple of 32, so that rows are
+     * y[yOff + k * yStride + r] for row r of stream k. n must be a multiple of B, so that rows are
      * whole 64-byte blocks and each stream is one contiguous run of bytes. Returns true when an F16
      * infinity or NaN was read: the outputs written are then not IEEE results, and the caller must
      * recompute them.
@@ -221,9 +230,9 @@ final class MatVec {
         int o = yOff;
         // The conversions are written out in the loop: in a method this large, a helper taking
         // vectors is not always inlined, and then every vector is boxed.
-        for (long e = off, end = off + rows * 2L * n; e < end; e += 64) {
+        for (long e = off, end = off + rows * 2L * n; e < end; e += BB) {
             FloatVector xe = FloatVector.fromArray(F, xd, xi);
-            FloatVector xo = FloatVector.fromArray(F, xd, xi + 16);
+            FloatVector xo = FloatVector.fromArray(F, xd, xi + L);
             IntVector v0 = IntVector.fromMemorySegment(I32, w, e, LE);
             IntVector v1 = IntVector.fromMemorySegment(I32, w, e + stride, LE);
             IntVector v2 = IntVector.fromMemorySegment(I32, w, e + s2, LE);
@@ -255,7 +264,7 @@ final class MatVec {
                 a3 = v3.and(HIGH_HALF).reinterpretAsFloats()
                         .fma(xo, v3.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe, a3));
             }
-            xi += 32;
+            xi += B;
             if (xi == n) {
                 y[o] = a0.reduceLanes(VectorOperators.ADD);
                 y[o + yStride] = a1.reduceLanes(VectorOperators.ADD);
@@ -330,7 +339,8 @@ final class MatVec {
      * is loaded once for four weight rows. One weight row at a time against four activation rows
      * (eight activation loads per weight load) ran at under half the bandwidth: the activation rows
      * crowd L1 and the loads leave the core too few misses in flight. Sixteen accumulators, the
-     * converted weights and one activation row's pair fit in the 32 vector registers.
+     * converted weights and one activation row's pair fit in the 32 vector registers of AVX-512 and
+     * NEON; with AVX2's 16, C2 keeps some of them on the stack (L1-resident).
      */
     static boolean dot4x4Half(MemorySegment w, boolean f16, long off, long rowBytes, float[] xd, int xOff, int n,
             float[] y, int yOff, int yStride, int kStride) {
@@ -341,7 +351,7 @@ final class MatVec {
         FloatVector a20 = z, a21 = z, a22 = z, a23 = z;
         FloatVector a30 = z, a31 = z, a32 = z, a33 = z;
         long r1 = rowBytes, r2 = 2 * rowBytes, r3 = 3 * rowBytes;
-        for (long e = off, end = off + 2L * (n & -32); e < end; e += 64) {
+        for (long e = off, end = off + 2L * (n & -B); e < end; e += BB) {
             int i = xOff + (int) ((e - off) >>> 1);
             IntVector v0 = IntVector.fromMemorySegment(I32, w, e, LE);
             IntVector v1 = IntVector.fromMemorySegment(I32, w, e + r1, LE);
@@ -377,44 +387,44 @@ final class MatVec {
                 e3 = v3.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
                 o3 = v3.and(HIGH_HALF).reinterpretAsFloats();
             }
-            FloatVector xe0 = FloatVector.fromArray(F, xd, i), xo0 = FloatVector.fromArray(F, xd, i + 16);
+            FloatVector xe0 = FloatVector.fromArray(F, xd, i), xo0 = FloatVector.fromArray(F, xd, i + L);
             a00 = o0.fma(xo0, e0.fma(xe0, a00));
             a10 = o1.fma(xo0, e1.fma(xe0, a10));
             a20 = o2.fma(xo0, e2.fma(xe0, a20));
             a30 = o3.fma(xo0, e3.fma(xe0, a30));
-            FloatVector xe1 = FloatVector.fromArray(F, xd, i + n), xo1 = FloatVector.fromArray(F, xd, i + n + 16);
+            FloatVector xe1 = FloatVector.fromArray(F, xd, i + n), xo1 = FloatVector.fromArray(F, xd, i + n + L);
             a01 = o0.fma(xo1, e0.fma(xe1, a01));
             a11 = o1.fma(xo1, e1.fma(xe1, a11));
             a21 = o2.fma(xo1, e2.fma(xe1, a21));
             a31 = o3.fma(xo1, e3.fma(xe1, a31));
-            FloatVector xe2 = FloatVector.fromArray(F, xd, i + 2 * n), xo2 = FloatVector.fromArray(F, xd, i + 2 * n + 16);
+            FloatVector xe2 = FloatVector.fromArray(F, xd, i + 2 * n), xo2 = FloatVector.fromArray(F, xd, i + 2 * n + L);
             a02 = o0.fma(xo2, e0.fma(xe2, a02));
             a12 = o1.fma(xo2, e1.fma(xe2, a12));
             a22 = o2.fma(xo2, e2.fma(xe2, a22));
             a32 = o3.fma(xo2, e3.fma(xe2, a32));
-            FloatVector xe3 = FloatVector.fromArray(F, xd, i + 3 * n), xo3 = FloatVector.fromArray(F, xd, i + 3 * n + 16);
+            FloatVector xe3 = FloatVector.fromArray(F, xd, i + 3 * n), xo3 = FloatVector.fromArray(F, xd, i + 3 * n + L);
             a03 = o0.fma(xo3, e0.fma(xe3, a03));
             a13 = o1.fma(xo3, e1.fma(xe3, a13));
             a23 = o2.fma(xo3, e2.fma(xe3, a23));
             a33 = o3.fma(xo3, e3.fma(xe3, a33));
         }
-        int n32 = n & -32;
-        y[yOff] = a00.reduceLanes(VectorOperators.ADD) + tail(w, f16, off, xd, xOff, n32, n);
-        y[yOff + kStride] = a10.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r1, xd, xOff, n32, n);
-        y[yOff + 2 * kStride] = a20.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r2, xd, xOff, n32, n);
-        y[yOff + 3 * kStride] = a30.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r3, xd, xOff, n32, n);
-        y[yOff + yStride] = a01.reduceLanes(VectorOperators.ADD) + tail(w, f16, off, xd, xOff + n, n32, n);
-        y[yOff + yStride + kStride] = a11.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r1, xd, xOff + n, n32, n);
-        y[yOff + yStride + 2 * kStride] = a21.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r2, xd, xOff + n, n32, n);
-        y[yOff + yStride + 3 * kStride] = a31.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r3, xd, xOff + n, n32, n);
-        y[yOff + 2 * yStride] = a02.reduceLanes(VectorOperators.ADD) + tail(w, f16, off, xd, xOff + 2 * n, n32, n);
-        y[yOff + 2 * yStride + kStride] = a12.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r1, xd, xOff + 2 * n, n32, n);
-        y[yOff + 2 * yStride + 2 * kStride] = a22.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r2, xd, xOff + 2 * n, n32, n);
-        y[yOff + 2 * yStride + 3 * kStride] = a32.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r3, xd, xOff + 2 * n, n32, n);
-        y[yOff + 3 * yStride] = a03.reduceLanes(VectorOperators.ADD) + tail(w, f16, off, xd, xOff + 3 * n, n32, n);
-        y[yOff + 3 * yStride + kStride] = a13.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r1, xd, xOff + 3 * n, n32, n);
-        y[yOff + 3 * yStride + 2 * kStride] = a23.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r2, xd, xOff + 3 * n, n32, n);
-        y[yOff + 3 * yStride + 3 * kStride] = a33.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r3, xd, xOff + 3 * n, n32, n);
+        int nb = n & -B;
+        y[yOff] = a00.reduceLanes(VectorOperators.ADD) + tail(w, f16, off, xd, xOff, nb, n);
+        y[yOff + kStride] = a10.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r1, xd, xOff, nb, n);
+        y[yOff + 2 * kStride] = a20.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r2, xd, xOff, nb, n);
+        y[yOff + 3 * kStride] = a30.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r3, xd, xOff, nb, n);
+        y[yOff + yStride] = a01.reduceLanes(VectorOperators.ADD) + tail(w, f16, off, xd, xOff + n, nb, n);
+        y[yOff + yStride + kStride] = a11.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r1, xd, xOff + n, nb, n);
+        y[yOff + yStride + 2 * kStride] = a21.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r2, xd, xOff + n, nb, n);
+        y[yOff + yStride + 3 * kStride] = a31.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r3, xd, xOff + n, nb, n);
+        y[yOff + 2 * yStride] = a02.reduceLanes(VectorOperators.ADD) + tail(w, f16, off, xd, xOff + 2 * n, nb, n);
+        y[yOff + 2 * yStride + kStride] = a12.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r1, xd, xOff + 2 * n, nb, n);
+        y[yOff + 2 * yStride + 2 * kStride] = a22.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r2, xd, xOff + 2 * n, nb, n);
+        y[yOff + 2 * yStride + 3 * kStride] = a32.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r3, xd, xOff + 2 * n, nb, n);
+        y[yOff + 3 * yStride] = a03.reduceLanes(VectorOperators.ADD) + tail(w, f16, off, xd, xOff + 3 * n, nb, n);
+        y[yOff + 3 * yStride + kStride] = a13.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r1, xd, xOff + 3 * n, nb, n);
+        y[yOff + 3 * yStride + 2 * kStride] = a23.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r2, xd, xOff + 3 * n, nb, n);
+        y[yOff + 3 * yStride + 3 * kStride] = a33.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r3, xd, xOff + 3 * n, nb, n);
         return f16 && special.and(F16_TOP_BITS).reduceLanes(VectorOperators.OR) != 0;
     }
 
@@ -428,7 +438,7 @@ final class MatVec {
         FloatVector a20 = z, a21 = z;
         FloatVector a30 = z, a31 = z;
         long r1 = rowBytes, r2 = 2 * rowBytes, r3 = 3 * rowBytes;
-        for (long e = off, end = off + 2L * (n & -32); e < end; e += 64) {
+        for (long e = off, end = off + 2L * (n & -B); e < end; e += BB) {
             int i = xOff + (int) ((e - off) >>> 1);
             IntVector v0 = IntVector.fromMemorySegment(I32, w, e, LE);
             IntVector v1 = IntVector.fromMemorySegment(I32, w, e + r1, LE);
@@ -464,26 +474,26 @@ final class MatVec {
                 e3 = v3.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
                 o3 = v3.and(HIGH_HALF).reinterpretAsFloats();
             }
-            FloatVector xe0 = FloatVector.fromArray(F, xd, i), xo0 = FloatVector.fromArray(F, xd, i + 16);
+            FloatVector xe0 = FloatVector.fromArray(F, xd, i), xo0 = FloatVector.fromArray(F, xd, i + L);
             a00 = o0.fma(xo0, e0.fma(xe0, a00));
             a10 = o1.fma(xo0, e1.fma(xe0, a10));
             a20 = o2.fma(xo0, e2.fma(xe0, a20));
             a30 = o3.fma(xo0, e3.fma(xe0, a30));
-            FloatVector xe1 = FloatVector.fromArray(F, xd, i + n), xo1 = FloatVector.fromArray(F, xd, i + n + 16);
+            FloatVector xe1 = FloatVector.fromArray(F, xd, i + n), xo1 = FloatVector.fromArray(F, xd, i + n + L);
             a01 = o0.fma(xo1, e0.fma(xe1, a01));
             a11 = o1.fma(xo1, e1.fma(xe1, a11));
             a21 = o2.fma(xo1, e2.fma(xe1, a21));
             a31 = o3.fma(xo1, e3.fma(xe1, a31));
         }
-        int n32 = n & -32;
-        y[yOff] = a00.reduceLanes(VectorOperators.ADD) + tail(w, f16, off, xd, xOff, n32, n);
-        y[yOff + kStride] = a10.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r1, xd, xOff, n32, n);
-        y[yOff + 2 * kStride] = a20.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r2, xd, xOff, n32, n);
-        y[yOff + 3 * kStride] = a30.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r3, xd, xOff, n32, n);
-        y[yOff + yStride] = a01.reduceLanes(VectorOperators.ADD) + tail(w, f16, off, xd, xOff + n, n32, n);
-        y[yOff + yStride + kStride] = a11.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r1, xd, xOff + n, n32, n);
-        y[yOff + yStride + 2 * kStride] = a21.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r2, xd, xOff + n, n32, n);
-        y[yOff + yStride + 3 * kStride] = a31.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r3, xd, xOff + n, n32, n);
+        int nb = n & -B;
+        y[yOff] = a00.reduceLanes(VectorOperators.ADD) + tail(w, f16, off, xd, xOff, nb, n);
+        y[yOff + kStride] = a10.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r1, xd, xOff, nb, n);
+        y[yOff + 2 * kStride] = a20.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r2, xd, xOff, nb, n);
+        y[yOff + 3 * kStride] = a30.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r3, xd, xOff, nb, n);
+        y[yOff + yStride] = a01.reduceLanes(VectorOperators.ADD) + tail(w, f16, off, xd, xOff + n, nb, n);
+        y[yOff + yStride + kStride] = a11.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r1, xd, xOff + n, nb, n);
+        y[yOff + yStride + 2 * kStride] = a21.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r2, xd, xOff + n, nb, n);
+        y[yOff + yStride + 3 * kStride] = a31.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r3, xd, xOff + n, nb, n);
         return f16 && special.and(F16_TOP_BITS).reduceLanes(VectorOperators.OR) != 0;
     }
 
@@ -497,7 +507,7 @@ final class MatVec {
         FloatVector a20 = z;
         FloatVector a30 = z;
         long r1 = rowBytes, r2 = 2 * rowBytes, r3 = 3 * rowBytes;
-        for (long e = off, end = off + 2L * (n & -32); e < end; e += 64) {
+        for (long e = off, end = off + 2L * (n & -B); e < end; e += BB) {
             int i = xOff + (int) ((e - off) >>> 1);
             IntVector v0 = IntVector.fromMemorySegment(I32, w, e, LE);
             IntVector v1 = IntVector.fromMemorySegment(I32, w, e + r1, LE);
@@ -533,27 +543,27 @@ final class MatVec {
                 e3 = v3.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
                 o3 = v3.and(HIGH_HALF).reinterpretAsFloats();
             }
-            FloatVector xe0 = FloatVector.fromArray(F, xd, i), xo0 = FloatVector.fromArray(F, xd, i + 16);
+            FloatVector xe0 = FloatVector.fromArray(F, xd, i), xo0 = FloatVector.fromArray(F, xd, i + L);
             a00 = o0.fma(xo0, e0.fma(xe0, a00));
             a10 = o1.fma(xo0, e1.fma(xe0, a10));
             a20 = o2.fma(xo0, e2.fma(xe0, a20));
             a30 = o3.fma(xo0, e3.fma(xe0, a30));
         }
-        int n32 = n & -32;
-        y[yOff] = a00.reduceLanes(VectorOperators.ADD) + tail(w, f16, off, xd, xOff, n32, n);
-        y[yOff + kStride] = a10.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r1, xd, xOff, n32, n);
-        y[yOff + 2 * kStride] = a20.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r2, xd, xOff, n32, n);
-        y[yOff + 3 * kStride] = a30.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r3, xd, xOff, n32, n);
+        int nb = n & -B;
+        y[yOff] = a00.reduceLanes(VectorOperators.ADD) + tail(w, f16, off, xd, xOff, nb, n);
+        y[yOff + kStride] = a10.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r1, xd, xOff, nb, n);
+        y[yOff + 2 * kStride] = a20.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r2, xd, xOff, nb, n);
+        y[yOff + 3 * kStride] = a30.reduceLanes(VectorOperators.ADD) + tail(w, f16, off + r3, xd, xOff, nb, n);
         return f16 && special.and(F16_TOP_BITS).reduceLanes(VectorOperators.OR) != 0;
     }
 
     /**
-     * The partial block [n32, n) of the weight row at off against xd[xOff..], or 0 when there is
+     * The partial block [nb, n) of the weight row at off against xd[xOff..], or 0 when there is
      * none. Kernels reduce their accumulators themselves and pass only scalars here: a vector
      * argument to a method C2 does not inline (these kernels are large) is boxed on the heap.
      */
-    private static float tail(MemorySegment w, boolean f16, long off, float[] xd, int xOff, int n32, int n) {
-        return n32 == n ? 0f : f16 ? tailF16(w, off, xd, xOff, n32, n) : tailBf16(w, off, xd, xOff, n32, n);
+    private static float tail(MemorySegment w, boolean f16, long off, float[] xd, int xOff, int nb, int n) {
+        return nb == n ? 0f : f16 ? tailF16(w, off, xd, xOff, nb, n) : tailBf16(w, off, xd, xOff, nb, n);
     }
 
     static void dotF32x4(MemorySegment w, long off, float[] x, int x0, int x1, int x2, int x3, int n,

@@ -29,12 +29,22 @@ class DecodeReadProbeTest {
         }
         List<String> rounds = out.toString(StandardCharsets.UTF_8).lines().filter(l -> l.startsWith("read")).toList();
         assertEquals(2, rounds.size(), out.toString(StandardCharsets.UTF_8));
-        Pattern p = Pattern.compile("read +([0-9.]+) +gemv +([0-9.]+) \\( *[0-9]+%\\) +items +([0-9.]+) \\( *[0-9]+%\\) +per-row +([0-9.]+) \\( *[0-9]+%\\)");
+        // What the probe computes, never how fast this machine is: each figure is a positive rate
+        // and each percentage is that rate over the same round's read.
+        String num = "([0-9.]+(?:e[-+]?[0-9]+)?)";
+        Pattern p = Pattern.compile("read +" + num + " +gemv +" + num + " \\( *([0-9]+)%\\) +items +" + num
+                + " \\( *([0-9]+)%\\) +per-row +" + num + " \\( *([0-9]+)%\\)");
         for (String line : rounds) {
             Matcher m = p.matcher(line);
             assertTrue(m.matches(), line);
-            for (int g = 1; g <= 4; g++) {
-                assertTrue(Double.parseDouble(m.group(g)) > 0, line);
+            double read = Double.parseDouble(m.group(1));
+            assertTrue(read > 0 && Double.isFinite(read), line);
+            for (int g = 2; g <= 6; g += 2) {
+                double rate = Double.parseDouble(m.group(g));
+                assertTrue(rate > 0 && Double.isFinite(rate), line);
+                // The rates are printed to three digits, so the percentage is checked within that rounding.
+                double expected = 100 * rate / read;
+                assertEquals(expected, Integer.parseInt(m.group(g + 1)), 0.51 + expected * 0.01, line);
             }
         }
     }

@@ -117,7 +117,7 @@ class MatmulTest {
         for (DType t : new DType[] {DType.BF16, DType.F16, DType.F32}) {
             for (int in : new int[] {1, 67, 300, 1000}) {
                 for (int out : new int[] {1, 3, 130, 260}) {
-                    for (int rows : new int[] {5, 17, 64, 70, 129}) {
+                    for (int rows : new int[] {5, 13, 17, 45, 64, 70, 129}) {
                         check(t, rows, out, in, (seed & 1) == 1, (int) (seed % 3), seed++);
                     }
                 }
