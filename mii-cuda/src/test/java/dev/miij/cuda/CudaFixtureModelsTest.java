@@ -81,7 +81,8 @@ class CudaFixtureModelsTest {
                 String bf16Note = "";
                 if (ci < bf16.size()) {
                     int agreedBf16 = checkGreedy(label + " vs BF16 GPU", bf16.get(ci), greedy);
-                    bf16Note = ", " + agreedBf16 + " vs transformers BF16 on GPU";
+                    bf16Note = ", " + agreedBf16 + " vs transformers BF16 on GPU (identical for the first "
+                            + commonPrefix(bf16.get(ci).greedyIds(), greedy) + " of " + greedy.length + ")";
                 }
                 System.out.printf("%s: greedy tokens checked: %d vs FP32%s%n", label, agreed, bf16Note);
             }
@@ -97,6 +98,14 @@ class CudaFixtureModelsTest {
             }
             assertEquals(ref.greedyIds()[i], actual[i], label + ": token " + i + "\n actual   " + Arrays.toString(actual)
                     + "\n expected " + Arrays.toString(ref.greedyIds()));
+        }
+        return n;
+    }
+
+    private static int commonPrefix(int[] a, int[] b) {
+        int n = 0;
+        while (n < Math.min(a.length, b.length) && a[n] == b[n]) {
+            n++;
         }
         return n;
     }
