@@ -18,6 +18,8 @@ import java.lang.invoke.MethodHandle;
  * ({@code cuMemAlloc: CUDA_ERROR_OUT_OF_MEMORY}). Device pointers are {@code long}s; contexts,
  * streams, modules, functions and events are opaque {@link MemorySegment} addresses.
  */
+// Binding native code is what this class is for; the JVM runs with --enable-native-access.
+@SuppressWarnings("restricted")
 final class CudaDriver {
 
     static final int CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16;

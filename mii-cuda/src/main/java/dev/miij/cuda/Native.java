@@ -11,6 +11,8 @@ import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 
 /** Downcall handles for C functions that return an int status, and reading C strings. */
+// Binding native code is what this class is for; the JVM runs with --enable-native-access.
+@SuppressWarnings("restricted")
 final class Native {
 
     private static final Linker LINKER = Linker.nativeLinker();

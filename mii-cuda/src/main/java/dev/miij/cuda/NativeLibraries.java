@@ -19,6 +19,8 @@ import java.util.Set;
  * (site-packages of the active virtual environment, PYTHONPATH and the usual system locations), so
  * a machine with only PyTorch installed works as well as one with a full toolkit.
  */
+// Binding native code is what this class is for; the JVM runs with --enable-native-access.
+@SuppressWarnings("restricted")
 final class NativeLibraries {
 
     private NativeLibraries() {
