@@ -172,6 +172,7 @@ public final class DecoderModel implements AutoCloseable {
         int hidden = spec.hiddenSize();
         int headDim = spec.headDim();
         Backend b = backend;
+        b.beginStep();
 
         Tensor x = b.allocate(rows, hidden);
         Tensor h = b.allocate(rows, hidden);

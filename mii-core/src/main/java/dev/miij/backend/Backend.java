@@ -21,6 +21,14 @@ public interface Backend extends AutoCloseable {
     /** A small parameter (norm weight, bias) as a 1 x n FP32 tensor. */
     Tensor parameter(TensorData vector);
 
+    /**
+     * Marks the start of a forward step. Activations from {@link #allocate} during the previous step
+     * are dead from here on, so a backend may hand their memory out again (a GPU backend keeps one
+     * workspace instead of allocating device memory every step). Parameters and weights are unaffected.
+     */
+    default void beginStep() {
+    }
+
     /** An uninitialised FP32 activation. */
     Tensor allocate(int rows, int cols);
 
