@@ -24,8 +24,11 @@ class EngineBenchTest {
              DecoderModel model = new DecoderModel(Architectures.fromConfig(folder.config()), weights, new CpuBackend())) {
             EngineBench bench = new EngineBench(model, List.of(), new PrintStream(OutputStream.nullOutputStream()));
             bench.decode(4, 6); // a first step in a cold JVM can take a good part of a second
-            int newTokens = 6;
-            long readMillis = 500;
+            // The fake read sleeps far longer than a step of this tiny model can take even on a busy
+            // 2-core machine (steps there have taken up to 0.6 s), so a step time that included the read
+            // stands apart from any real one.
+            int newTokens = 4;
+            long readMillis = 2500;
             int[] reads = {0};
             double[][] r = bench.decodeAgainstReads(4, newTokens, () -> {
                 reads[0]++;
@@ -44,7 +47,7 @@ class EngineBenchTest {
                 assertEquals(11.0 + i, r[0][i], "read " + i);
                 double stepSeconds = gbPerToken / (r[1][i] * r[0][i]);
                 // A decode step of this tiny model takes milliseconds; a step time that included the
-                // 500 ms read before it would be at least that long.
+                // read before it would be at least as long as the read.
                 assertTrue(stepSeconds > 0 && stepSeconds < readMillis / 1e3, "step " + i + ": " + stepSeconds + " s");
             }
         }

@@ -87,10 +87,15 @@ public final class CpuParallel {
         try {
             int e = epoch + 1;
             failure = null;
+            completed.set(0);
+            // The ticket moves to the new epoch before the new job and item count are written: a
+            // worker still in the previous job that reads them late then fails the epoch check. The
+            // other order let such a worker claim an item of the new job under the old epoch (item
+            // counts differ) and count it into the new job's completions, so a call could return
+            // with an item still running on arrays the next call reuses.
+            ticket.set((long) e << 32);
             job = j;
             items = n;
-            completed.set(0);
-            ticket.set((long) e << 32);
             epoch = e; // publishes the fields above to workers that read epoch first
             for (Worker w : workers) {
                 if (w.parked) {
