@@ -34,6 +34,11 @@ public final class GrpcDeploymentProvider implements DeploymentProvider {
      */
     @Override
     public Client serve(String model, DeploymentOptions options) {
+        return serve(model, options, List.of());
+    }
+
+    /** As {@link #serve(String, DeploymentOptions)}, with extra options for the front end's JVM. */
+    Client serve(String model, DeploymentOptions options, List<String> frontendJvmOptions) {
         DeploymentSpec spec = DeploymentSpec.of(model, options);
         Registry registry = Registry.fromEnvironment();
         registry.find(spec.name()).ifPresent(e -> {
@@ -44,7 +49,7 @@ public final class GrpcDeploymentProvider implements DeploymentProvider {
         Process p;
         try {
             Files.createDirectories(registry.dir());
-            ProcessBuilder pb = JavaCommand.inOwnSession(JavaCommand.of(FrontendMain.class, List.of()))
+            ProcessBuilder pb = JavaCommand.inOwnSession(JavaCommand.of(FrontendMain.class, frontendJvmOptions, List.of()))
                     .redirectErrorStream(true)
                     .redirectOutput(log.toFile())
                     .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));

@@ -19,6 +19,11 @@ final class JavaCommand {
     }
 
     static List<String> of(Class<?> main, List<String> args) {
+        return of(main, List.of(), args);
+    }
+
+    /** As {@link #of(Class, List)}, with {@code jvmOptions} added after the inherited ones. */
+    static List<String> of(Class<?> main, List<String> jvmOptions, List<String> args) {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command()
                 .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
@@ -38,6 +43,7 @@ final class JavaCommand {
                 cmd.add("-D" + k + "=" + System.getProperty(k));
             }
         }
+        cmd.addAll(jvmOptions);
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add(main.getName());
