@@ -66,6 +66,9 @@ public record GenerationOptions(int maxLength, Integer maxNewTokens, int minNewT
         return b;
     }
 
+    /** Above this, sampling is uniform over the top-p/top-k set to within float precision: a typo, not a choice. */
+    public static final double MAX_TEMPERATURE = 100;
+
     private static void validate(int maxLength, Integer maxNewTokens, int minNewTokens, double topP, Integer topK,
                                  Double temperature, List<String> stop) {
         if (maxLength <= 0) {
@@ -86,8 +89,8 @@ public record GenerationOptions(int maxLength, Integer maxNewTokens, int minNewT
         if (topK != null && topK < 0) {
             throw MiiException.invalid("top_k must not be negative, got " + topK);
         }
-        if (temperature != null && !(temperature > 0 && Double.isFinite(temperature))) {
-            throw MiiException.invalid("temperature must be a positive number, got " + temperature
+        if (temperature != null && !(temperature > 0 && temperature <= MAX_TEMPERATURE)) {
+            throw MiiException.invalid("temperature must be in (0, " + (int) MAX_TEMPERATURE + "], got " + temperature
                     + " (use do_sample=false for greedy decoding)");
         }
         for (String s : stop) {

@@ -26,7 +26,9 @@ public class MiiException extends RuntimeException {
         /** The request was cancelled (HTTP 499, CANCELLED). */
         CANCELLED,
         /** A bug in MII-J (HTTP 500, INTERNAL). */
-        INTERNAL
+        INTERNAL,
+        /** The API key is missing or wrong (HTTP 401, UNAUTHENTICATED). */
+        UNAUTHENTICATED
     }
 
     private final Kind kind;

@@ -2,10 +2,10 @@ package dev.miij.cli;
 
 import dev.miij.Client;
 import dev.miij.GenerationOptions;
-import dev.miij.Mii;
 import dev.miij.MiiException;
 import dev.miij.Response;
 import dev.miij.engine.StreamListener;
+import dev.miij.server.deploy.GrpcDeploymentProvider;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -36,6 +36,10 @@ final class ClientCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON array of responses on stdout, nothing else.")
     boolean json;
 
+    @Option(names = "--api-key", paramLabel = "KEY", defaultValue = "${env:MII_API_KEY}",
+            description = "The deployment's API key (default: $MII_API_KEY).")
+    String apiKey;
+
     @Option(names = "--debug", description = "Show stack traces on errors.")
     boolean debug;
 
@@ -43,7 +47,7 @@ final class ClientCommand implements Callable<Integer> {
     public Integer call() {
         GenerationOptions options = generation.toOptions();
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
-        try (Client client = Mii.client(name)) {
+        try (Client client = GrpcDeploymentProvider.client(name, apiKey == null || apiKey.isBlank() ? null : apiKey)) {
             if (stream && !json) {
                 for (String p : prompts) {
                     if (generation.returnFullText) {

@@ -9,8 +9,11 @@ final class EngineFlags {
     @Option(names = "--max-ragged-batch-size", paramLabel = "N", description = "Token budget of one forward step (default: ${DEFAULT-VALUE}).")
     int maxRaggedBatchSize = 768;
 
-    @Option(names = "--max-ragged-sequence-count", paramLabel = "N", description = "Sequences in one step at most (default: ${DEFAULT-VALUE}).")
-    int maxRaggedSequenceCount = 512;
+    static final int DEFAULT_MAX_RAGGED_SEQUENCE_COUNT = 512;
+
+    @Option(names = "--max-ragged-sequence-count", paramLabel = "N",
+            description = "Sequences in one step at most; the KV cache is sized for this many full contexts (default: 512).")
+    Integer maxRaggedSequenceCount;
 
     @Option(names = "--kv-block-size", paramLabel = "N", description = "Tokens per KV-cache block (default: ${DEFAULT-VALUE}).")
     int kvBlockSize = 64;
@@ -25,7 +28,13 @@ final class EngineFlags {
     boolean noPrefixCaching;
 
     EngineConfig toConfig() {
-        return new EngineConfig(maxRaggedBatchSize, maxRaggedSequenceCount, 2048, kvBlockSize, numKvBlocks,
+        return toConfig(DEFAULT_MAX_RAGGED_SEQUENCE_COUNT);
+    }
+
+    /** The engine's configuration; {@code sequences} is the sequence count when the flag was not given. */
+    EngineConfig toConfig(int sequences) {
+        int count = maxRaggedSequenceCount != null ? maxRaggedSequenceCount : sequences;
+        return new EngineConfig(maxRaggedBatchSize, count, 2048, kvBlockSize, numKvBlocks,
                 kvCacheMemory == null ? 0 : Sizes.parseBytes("--kv-cache-memory", kvCacheMemory), !noPrefixCaching);
     }
 }

@@ -52,7 +52,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         GenerationOptions options = generation.toOptions();
-        PipelineOptions pipelineOptions = PipelineOptions.defaults().withEngine(engineFlags.toConfig());
+        // Only these prompts will run: the KV cache is sized for them, not for a server's 512 sequences.
+        int sequences = Math.max(1, Math.min(prompts.size(), EngineFlags.DEFAULT_MAX_RAGGED_SEQUENCE_COUNT));
+        PipelineOptions pipelineOptions = PipelineOptions.defaults().withEngine(engineFlags.toConfig(sequences));
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         if (debug) {
             System.err.println(CpuBackend.describe());

@@ -53,7 +53,7 @@ final class ServeCommand implements Callable<Integer> {
     String host = "127.0.0.1";
 
     @Option(names = "--api-key", paramLabel = "KEY", defaultValue = "${env:MII_API_KEY}",
-            description = "Bearer key the HTTP APIs require (default: $MII_API_KEY; none if unset).")
+            description = "Bearer key the HTTP APIs and gRPC require (default: $MII_API_KEY; none if unset).")
     String apiKey;
 
     @Option(names = "--max-length", paramLabel = "N", description = "Default max_length of requests that set none.")

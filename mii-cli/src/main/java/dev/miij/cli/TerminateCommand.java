@@ -1,8 +1,8 @@
 package dev.miij.cli;
 
 import dev.miij.Client;
-import dev.miij.Mii;
 import dev.miij.MiiException;
+import dev.miij.server.deploy.GrpcDeploymentProvider;
 import dev.miij.server.deploy.Registry;
 import dev.miij.server.deploy.RegistryEntry;
 import java.util.ArrayList;
@@ -11,6 +11,7 @@ import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code mii terminate}: stop a running deployment and every one of its processes. */
@@ -21,11 +22,15 @@ final class TerminateCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "NAME", description = "Deployment name (see 'mii list').")
     String name;
 
+    @Option(names = "--api-key", paramLabel = "KEY", defaultValue = "${env:MII_API_KEY}",
+            description = "The deployment's API key (default: $MII_API_KEY).")
+    String apiKey;
+
     @Override
     public Integer call() throws InterruptedException {
         RegistryEntry e = Registry.fromEnvironment().find(name).orElseThrow(() ->
                 MiiException.notFound("no deployment named '" + name + "' is running on this host (see 'mii list')"));
-        try (Client client = Mii.client(name)) {
+        try (Client client = GrpcDeploymentProvider.client(name, apiKey == null || apiKey.isBlank() ? null : apiKey)) {
             client.terminateServer();
         } catch (MiiException x) {
             if (x.kind() != MiiException.Kind.IO && x.kind() != MiiException.Kind.INTERNAL) {

@@ -53,7 +53,9 @@ public final class Engine implements AutoCloseable {
         this.model = model;
         this.detokenizer = detokenizer;
         this.eosIds = eosIds.clone();
-        int numBlocks = config.numKvBlocks() > 0 ? config.numKvBlocks() : KvSizing.blocks(model, config);
+        KvSizing.Plan kv = KvSizing.plan(model, config);
+        LOG.info(kv.describe(config.kvBlockSize()));
+        int numBlocks = kv.blocks();
         this.cache = model.newKvCache(numBlocks, config.kvBlockSize());
         this.blocks = new BlockManager(numBlocks, config.kvBlockSize(), config.prefixCaching());
         this.scheduler = new Scheduler(blocks, config.maxRaggedBatchSize(), config.maxRaggedSequenceCount(),
@@ -98,12 +100,25 @@ public final class Engine implements AutoCloseable {
                     ? "max_length " + context : "the model's context of " + context + " tokens"));
         }
         if (prompt.length >= capacityTokens) {
-            throw new MiiException(MiiException.Kind.RESOURCE_EXHAUSTED, "the prompt has " + prompt.length
-                    + " tokens but the KV cache holds only " + capacityTokens + "; allocate more KV blocks");
+            throw MiiException.invalid("the prompt has " + prompt.length + " tokens but the KV cache holds only "
+                    + capacityTokens + "; allocate more KV blocks (--num-kv-blocks, --kv-cache-memory)");
         }
-        int maxNew = context - prompt.length;
-        if (options.maxNewTokens() != null) {
-            maxNew = Math.min(maxNew, options.maxNewTokens());
+        Integer asked = options.maxNewTokens();
+        if (asked != null && (long) prompt.length + asked > model.spec().maxPositions()) {
+            throw MiiException.invalid("the prompt has " + prompt.length + " tokens and max_new_tokens is " + asked
+                    + ", more than the model's context of " + model.spec().maxPositions() + " tokens; ask for at most "
+                    + (model.spec().maxPositions() - prompt.length) + " new tokens");
+        }
+        if (asked != null && (long) prompt.length + asked > capacityTokens) {
+            throw MiiException.invalid("the prompt has " + prompt.length + " tokens and max_new_tokens is " + asked
+                    + ", more than the KV cache can ever hold (" + capacityTokens + " tokens); ask for at most "
+                    + (capacityTokens - prompt.length) + " new tokens, or allocate more KV blocks (--num-kv-blocks, "
+                    + "--kv-cache-memory)");
+        }
+        // Without max_new_tokens a sequence runs to max_length, the model's context, or what the cache holds.
+        int maxNew = Math.min(context, capacityTokens) - prompt.length;
+        if (asked != null) {
+            maxNew = Math.min(maxNew, asked);
         }
         Sequence seq = new Sequence(ids.incrementAndGet(), prompt, options, maxNew, listener, detokenizer.open(),
                 promptText == null ? "" : promptText);

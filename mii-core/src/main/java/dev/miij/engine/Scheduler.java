@@ -154,7 +154,7 @@ final class Scheduler {
                 long previous = b == 0 ? 0 : seq.blocks.hash(b - 1);
                 long h = blocks.blockHash(previous, seq.tokens, b * bs);
                 seq.blocks.setHash(b, h);
-                blocks.publish(seq.blocks.block(b), h);
+                blocks.publish(seq.blocks.block(b), h, seq.tokens, b * bs, b == 0 ? -1 : seq.blocks.block(b - 1));
             }
         }
     }

@@ -48,6 +48,13 @@ public final class Deployment {
      */
     public static final String WATCH_PID = "mii.watch.pid";
 
+    /**
+     * Environment variable with the key a replica requires on its ModelResponse calls: random per
+     * deployment, known only to the front end and its replicas, so that no other local process can
+     * generate on or terminate a replica behind the front end's API key.
+     */
+    static final String REPLICA_KEY_ENV = "MII_REPLICA_KEY";
+
     private static final Logger LOG = Logger.getLogger(Deployment.class.getName());
     private static final long HEALTH_PERIOD_MILLIS = 1000;
     private static final long DRAIN_MILLIS = 4500;
@@ -58,6 +65,7 @@ public final class Deployment {
     private final DeploymentSpec spec;
     private final Registry registry;
     private final Path logFile;
+    private final String replicaKey = randomKey();
     private final ScheduledExecutorService timer = Executors.newScheduledThreadPool(2, r -> {
         Thread t = new Thread(r, "mii-deployment-timer");
         t.setDaemon(true);
@@ -106,13 +114,13 @@ public final class Deployment {
         List<Integer> chosen = Ports.choose(spec.port(), spec.replicaNum());
         List<Integer> ports = chosen.subList(1, chosen.size());
         List<InetSocketAddress> addresses = ports.stream().map(p -> new InetSocketAddress("127.0.0.1", p)).toList();
-        pool = new BackendPool(addresses);
+        pool = new BackendPool(addresses, replicaKey);
         router = new Router(pool, timer, WAIT_FOR_REPLICA_MILLIS);
         service = new ReplicatedService(router, spec.name(), spec.model(), tokenizer);
         balancer = BalancerServer.start(spec.host(), chosen.getFirst(), router, () -> {
             LOG.info("Terminate requested");
             shutdown();
-        });
+        }, spec.apiKey());
         if (spec.enableRestfulApi()) {
             // Up before the replicas, so that /healthz answers 503 (not "connection refused") while they load.
             http = RestfulApi.start(service, spec, () -> ready && !closing);
@@ -154,7 +162,7 @@ public final class Deployment {
     }
 
     private void startReplicas(List<Integer> ports) {
-        Map<String, String> env = Map.of(DeploymentSpec.ENV, spec.withoutApiKey().toJson());
+        Map<String, String> env = Map.of(DeploymentSpec.ENV, spec.withoutApiKey().toJson(), REPLICA_KEY_ENV, replicaKey);
         PrintStream log = System.err;
         ReplicaProcess.Events events = new ReplicaProcess.Events() {
             @Override
@@ -171,7 +179,8 @@ public final class Deployment {
             }
         };
         for (int i = 0; i < ports.size(); i++) {
-            List<String> cmd = JavaCommand.of(ReplicaMain.class, List.of(String.valueOf(i), String.valueOf(ports.get(i))));
+            List<String> cmd = JavaCommand.of(ReplicaMain.class, JavaCommand.replicaHeap(spec.replicaNum()),
+                    List.of(String.valueOf(i), String.valueOf(ports.get(i))));
             ReplicaProcess r = new ReplicaProcess(i, ports.get(i), cmd, env, timer, events, log);
             replicas.add(r);
             r.start();
@@ -327,5 +336,11 @@ public final class Deployment {
             Thread.currentThread().interrupt();
             throw new MiiException(MiiException.Kind.CANCELLED, "interrupted while starting");
         }
+    }
+
+    private static String randomKey() {
+        byte[] b = new byte[24];
+        new java.security.SecureRandom().nextBytes(b);
+        return java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(b);
     }
 }

@@ -34,6 +34,11 @@ public final class GrpcDeploymentProvider implements DeploymentProvider {
      */
     @Override
     public Client serve(String model, DeploymentOptions options) {
+        return serve(model, options, List.of());
+    }
+
+    /** As {@link #serve(String, DeploymentOptions)}, with extra options for the front end's JVM. */
+    Client serve(String model, DeploymentOptions options, List<String> frontendJvmOptions) {
         DeploymentSpec spec = DeploymentSpec.of(model, options);
         Registry registry = Registry.fromEnvironment();
         registry.find(spec.name()).ifPresent(e -> {
@@ -44,7 +49,7 @@ public final class GrpcDeploymentProvider implements DeploymentProvider {
         Process p;
         try {
             Files.createDirectories(registry.dir());
-            ProcessBuilder pb = JavaCommand.inOwnSession(JavaCommand.of(FrontendMain.class, List.of()))
+            ProcessBuilder pb = JavaCommand.inOwnSession(JavaCommand.of(FrontendMain.class, frontendJvmOptions, List.of()))
                     .redirectErrorStream(true)
                     .redirectOutput(log.toFile())
                     .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
@@ -53,15 +58,15 @@ public final class GrpcDeploymentProvider implements DeploymentProvider {
         } catch (IOException e) {
             throw MiiException.io("cannot start the deployment's front end: " + e.getMessage(), e);
         }
-        return awaitReady(registry, spec.name(), p, log);
+        return awaitReady(registry, spec.name(), p, log, spec.apiKey());
     }
 
-    private static Client awaitReady(Registry registry, String name, Process p, Path log) {
+    private static Client awaitReady(Registry registry, String name, Process p, Path log, String apiKey) {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(START_TIMEOUT_MILLIS);
         while (true) {
             Optional<RegistryEntry> e = registry.find(name);
             if (e.isPresent() && e.get().pid() == p.pid() && e.get().ready()) {
-                return connect(e.get());
+                return connect(e.get(), apiKey);
             }
             if (!p.isAlive()) {
                 int code = p.exitValue();
@@ -102,13 +107,24 @@ public final class GrpcDeploymentProvider implements DeploymentProvider {
 
     @Override
     public Client client(String deploymentName) {
+        return client(deploymentName, apiKeyFromEnvironment());
+    }
+
+    /** A client of a deployment on this host that sends {@code apiKey} (null: none) with every call. */
+    public static Client client(String deploymentName, String apiKey) {
         Registry registry = Registry.fromEnvironment();
-        return registry.find(deploymentName).map(GrpcDeploymentProvider::connect)
+        return registry.find(deploymentName).map(e -> connect(e, apiKey))
                 .orElseThrow(() -> MiiException.notFound("no deployment named '" + deploymentName
                         + "' is running on this host (registry: " + registry.dir() + ")"));
     }
 
-    static Client connect(RegistryEntry e) {
-        return GrpcClient.connect(e.name(), e.connectHost(), e.port(), e.pid());
+    static Client connect(RegistryEntry e, String apiKey) {
+        return GrpcClient.connect(e.name(), e.connectHost(), e.port(), e.pid(), apiKey);
+    }
+
+    /** The key {@code Mii.client} sends: the environment's {@code MII_API_KEY}, or none. */
+    static String apiKeyFromEnvironment() {
+        String key = System.getenv("MII_API_KEY");
+        return key == null || key.isBlank() ? null : key;
     }
 }

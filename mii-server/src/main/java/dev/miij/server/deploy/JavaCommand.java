@@ -15,10 +15,43 @@ final class JavaCommand {
     // JVM options worth passing on; agents and debuggers are not (a second JVM would fight for their ports).
     private static final List<String> INHERITED_PREFIXES = List.of("-Xmx", "-Xms", "-Xss", "-XX:");
 
+    private static final List<String> YOUNG_GENERATION = List.of("-Xmn", "-XX:NewSize", "-XX:MaxNewSize", "-XX:NewRatio");
+    private static final List<String> HEAP_SIZE = List.of("-Xmx", "-XX:MaxHeapSize", "-XX:MaxRAM", "-XX:MaxRAMPercentage");
+    static final String SMALL_YOUNG_GENERATION = "-XX:MaxNewSize=128m";
+
     private JavaCommand() {
     }
 
+    /** The JVM options of this process that its children get too. */
+    static List<String> inheritedOptions() {
+        List<String> out = new ArrayList<>();
+        for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+            if (INHERITED_PREFIXES.stream().anyMatch(a::startsWith)) {
+                out.add(a);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Heap options for one of {@code replicas} replica processes on this host: none when this JVM's heap was
+     * set explicitly (the replicas inherit it), otherwise the JVM's default share of memory (a quarter)
+     * divided between them, so that N replicas together take what one would.
+     */
+    static List<String> replicaHeap(int replicas) {
+        if (replicas <= 1 || inheritedOptions().stream().anyMatch(a -> HEAP_SIZE.stream().anyMatch(a::startsWith))) {
+            return List.of();
+        }
+        return List.of("-XX:MaxRAMPercentage=" + String.format(java.util.Locale.ROOT, "%.2f", 25.0 / replicas));
+    }
+
     static List<String> of(Class<?> main, List<String> args) {
+        return of(main, List.of(), args);
+    }
+
+    /** As {@link #of(Class, List)}, with {@code jvmOptions} added after the inherited ones. */
+    static List<String> of(Class<?> main, List<String> jvmOptions, List<String> args) {
+        List<String> inherited = inheritedOptions();
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command()
                 .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
@@ -27,10 +60,12 @@ final class JavaCommand {
         cmd.add("--enable-native-access=ALL-UNNAMED");
         // gRPC's shaded Netty uses sun.misc.Unsafe; without this every process logs four lines of warnings.
         cmd.add("--sun-misc-unsafe-memory-access=allow");
-        for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-            if (INHERITED_PREFIXES.stream().anyMatch(a::startsWith)) {
-                cmd.add(a);
-            }
+        cmd.addAll(inherited);
+        if (inherited.stream().noneMatch(a -> YOUNG_GENERATION.stream().anyMatch(a::startsWith))) {
+            // The engine makes short-lived garbage at a high rate; left alone the collector grows the young
+            // generation towards a third of the heap (GBs of RSS for a model of a few MB). A small one is
+            // collected often and cheaply.
+            cmd.add(SMALL_YOUNG_GENERATION);
         }
         // Properties set at run time (a test's state directory, mii.home) as well as on the command line.
         for (String k : System.getProperties().stringPropertyNames()) {
@@ -38,6 +73,7 @@ final class JavaCommand {
                 cmd.add("-D" + k + "=" + System.getProperty(k));
             }
         }
+        cmd.addAll(jvmOptions);
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add(main.getName());

@@ -36,7 +36,8 @@ public final class ReplicaMain {
         ParentWatch.start();
         ReplicaServer server;
         try {
-            server = ReplicaServer.start("127.0.0.1", port, spec.maxLength(), () -> System.exit(0));
+            server = ReplicaServer.start("127.0.0.1", port, spec.maxLength(), () -> System.exit(0),
+                    System.getenv(Deployment.REPLICA_KEY_ENV));
         } catch (RuntimeException e) {
             LOG.severe(e.getMessage());
             System.exit(EXIT_CANNOT_LISTEN);

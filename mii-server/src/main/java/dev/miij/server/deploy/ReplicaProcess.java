@@ -81,7 +81,9 @@ final class ReplicaProcess {
         // Never written to: when this process dies the kernel closes it, and the replica sees EOF and exits.
         lifeline = p.getOutputStream();
         startedNanos = System.nanoTime();
-        Thread.ofVirtual().name("mii-replica-" + index + "-output").start(() -> pump(p));
+        // A platform thread: a virtual thread blocked reading a pipe holds its carrier, and with as many
+        // replicas as processors the carriers would all be held, leaving none for the HTTP handlers.
+        Thread.ofPlatform().daemon(true).name("mii-replica-" + index + "-output").start(() -> pump(p));
         p.onExit().thenAccept(this::onExit);
         LOG.info("started replica " + index + " (pid " + p.pid() + ", port " + port + ")");
         events.started(index, p.pid());

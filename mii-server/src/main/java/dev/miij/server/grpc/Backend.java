@@ -23,12 +23,20 @@ final class Backend implements LeastOutstanding.Candidate {
     boolean checking;
 
     Backend(int index, String host, int port) {
+        this(index, host, port, null);
+    }
+
+    Backend(int index, String host, int port, String key) {
         this.index = index;
         this.host = host;
         this.port = port;
         NettyLogging.init();
-        this.channel = NettyChannelBuilder.forAddress(host, port).usePlaintext()
-                .maxInboundMessageSize(MAX_MESSAGE_BYTES).build();
+        NettyChannelBuilder b = NettyChannelBuilder.forAddress(host, port).usePlaintext()
+                .maxInboundMessageSize(MAX_MESSAGE_BYTES);
+        if (key != null) {
+            b.intercept(ApiKeys.client(key));
+        }
+        this.channel = b.build();
     }
 
     ManagedChannel channel() {

@@ -37,9 +37,14 @@ public final class BackendPool implements AutoCloseable {
     private ScheduledFuture<?> checks;
 
     public BackendPool(List<InetSocketAddress> replicas) {
+        this(replicas, null);
+    }
+
+    /** Replicas that require {@code key} (null: none) on their ModelResponse calls. */
+    public BackendPool(List<InetSocketAddress> replicas, String key) {
         for (int i = 0; i < replicas.size(); i++) {
             InetSocketAddress a = replicas.get(i);
-            backends.add(new Backend(i, a.getHostString(), a.getPort()));
+            backends.add(new Backend(i, a.getHostString(), a.getPort(), key));
         }
     }
 

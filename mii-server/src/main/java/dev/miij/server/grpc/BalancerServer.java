@@ -3,6 +3,7 @@ package dev.miij.server.grpc;
 import dev.miij.MiiException;
 import dev.miij.server.grpc.proto.ModelResponseGrpc;
 import io.grpc.Server;
+import io.grpc.ServerInterceptors;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.netty.channel.ChannelOption;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
@@ -34,6 +35,14 @@ public final class BalancerServer {
 
     /** Listens on host:port (0 picks a free port); reports NOT_SERVING until {@link #serving()}. */
     public static BalancerServer start(String host, int port, Router router, Runnable onTerminate) {
+        return start(host, port, router, onTerminate, null);
+    }
+
+    /**
+     * As {@link #start(String, int, Router, Runnable)}; with an {@code apiKey} every ModelResponse call
+     * (Terminate included) must carry it, while gRPC health stays open like {@code /healthz}.
+     */
+    public static BalancerServer start(String host, int port, Router router, Runnable onTerminate, String apiKey) {
         NettyLogging.init();
         HealthStatusManager health = new HealthStatusManager();
         health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, ServingStatus.NOT_SERVING);
@@ -42,7 +51,8 @@ public final class BalancerServer {
                 // A deployment started again on its ports, or a replica restarted on its port, must be able to
                 // bind while connections of the previous process linger in TIME_WAIT.
                 .withOption(ChannelOption.SO_REUSEADDR, true)
-                .addService(new BalancerService(router, onTerminate))
+                .addService(apiKey == null || apiKey.isEmpty() ? new BalancerService(router, onTerminate).bindService()
+                        : ServerInterceptors.intercept(new BalancerService(router, onTerminate), ApiKeys.server(apiKey)))
                 .addService(health.getHealthService())
                 .maxInboundMessageSize(Backend.MAX_MESSAGE_BYTES)
                 .build();

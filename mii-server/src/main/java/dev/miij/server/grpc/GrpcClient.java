@@ -42,13 +42,17 @@ public final class GrpcClient implements Client {
     private final ManagedChannel channel;
     private final ModelResponseGrpc.ModelResponseBlockingStub blocking;
 
-    private GrpcClient(String deploymentName, String host, int port, long serverPid) {
+    private GrpcClient(String deploymentName, String host, int port, long serverPid, String apiKey) {
         this.deploymentName = deploymentName;
         this.address = host + ":" + port;
         this.serverPid = serverPid;
         NettyLogging.init();
-        this.channel = NettyChannelBuilder.forAddress(host, port).usePlaintext()
-                .maxInboundMessageSize(Backend.MAX_MESSAGE_BYTES).build();
+        NettyChannelBuilder b = NettyChannelBuilder.forAddress(host, port).usePlaintext()
+                .maxInboundMessageSize(Backend.MAX_MESSAGE_BYTES);
+        if (apiKey != null && !apiKey.isEmpty()) {
+            b.intercept(ApiKeys.client(apiKey));
+        }
+        this.channel = b.build();
         this.blocking = ModelResponseGrpc.newBlockingStub(channel);
     }
 
@@ -57,7 +61,12 @@ public final class GrpcClient implements Client {
      * {@link #terminateServer()} waits for, or -1 when it is not on this host.
      */
     public static GrpcClient connect(String deploymentName, String host, int port, long serverPid) {
-        return new GrpcClient(deploymentName, host, port, serverPid);
+        return connect(deploymentName, host, port, serverPid, null);
+    }
+
+    /** As {@link #connect(String, String, int, long)}, sending {@code apiKey} (null: none) with every call. */
+    public static GrpcClient connect(String deploymentName, String host, int port, long serverPid, String apiKey) {
+        return new GrpcClient(deploymentName, host, port, serverPid, apiKey);
     }
 
     @Override

@@ -32,6 +32,7 @@ public final class GrpcStatus {
             case RESOURCE_EXHAUSTED -> Status.Code.RESOURCE_EXHAUSTED;
             case CANCELLED -> Status.Code.CANCELLED;
             case INTERNAL -> Status.Code.INTERNAL;
+            case UNAUTHENTICATED -> Status.Code.UNAUTHENTICATED;
         };
     }
 
@@ -45,6 +46,7 @@ public final class GrpcStatus {
             case UNAVAILABLE, DEADLINE_EXCEEDED -> MiiException.Kind.IO;
             case RESOURCE_EXHAUSTED -> MiiException.Kind.RESOURCE_EXHAUSTED;
             case CANCELLED -> MiiException.Kind.CANCELLED;
+            case UNAUTHENTICATED, PERMISSION_DENIED -> MiiException.Kind.UNAUTHENTICATED;
             default -> MiiException.Kind.INTERNAL;
         };
     }

@@ -5,6 +5,7 @@ import dev.miij.engine.EngineStats;
 import dev.miij.server.PipelineService;
 import dev.miij.server.grpc.proto.ModelResponseGrpc;
 import io.grpc.Server;
+import io.grpc.ServerInterceptors;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.netty.channel.ChannelOption;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
@@ -38,6 +39,11 @@ public final class ReplicaServer implements AutoCloseable {
 
     /** Listens on host:port (0 picks a free port); calls fail with UNAVAILABLE until {@link #serve}. */
     public static ReplicaServer start(String host, int port, Integer defaultMaxLength, Runnable onTerminate) {
+        return start(host, port, defaultMaxLength, onTerminate, null);
+    }
+
+    /** As above; with a {@code key}, ModelResponse calls (Terminate included) must carry it. */
+    public static ReplicaServer start(String host, int port, Integer defaultMaxLength, Runnable onTerminate, String key) {
         NettyLogging.init();
         HealthStatusManager health = new HealthStatusManager();
         health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, ServingStatus.NOT_SERVING);
@@ -48,7 +54,7 @@ public final class ReplicaServer implements AutoCloseable {
                 // A deployment started again on its ports, or a replica restarted on its port, must be able to
                 // bind while connections of the previous process linger in TIME_WAIT.
                 .withOption(ChannelOption.SO_REUSEADDR, true)
-                .addService(service)
+                .addService(key == null ? service.bindService() : ServerInterceptors.intercept(service, ApiKeys.server(key)))
                 .addService(health.getHealthService())
                 .addService(EngineStatsRpc.service(() -> {
                     PipelineService e = self[0].engine;

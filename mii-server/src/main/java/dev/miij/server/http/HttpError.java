@@ -50,6 +50,7 @@ final class HttpError extends RuntimeException {
         return switch (kind) {
             case INVALID_ARGUMENT, UNSUPPORTED -> 400;
             case NOT_FOUND -> 404;
+            case UNAUTHENTICATED -> 401;
             case RESOURCE_EXHAUSTED -> 503;
             case CANCELLED -> CLIENT_CLOSED;
             case IO -> 502;

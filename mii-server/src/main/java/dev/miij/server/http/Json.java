@@ -47,7 +47,53 @@ final class Json {
         if (!(node instanceof ObjectNode object)) {
             throw HttpError.badRequest(null, "the request body must be a JSON object, got " + kind(node));
         }
+        checkText(object, "");
         return object;
+    }
+
+    /**
+     * Rejects a lone UTF-16 surrogate anywhere in the document (a JSON escape like {@code "\ud800"} decodes
+     * to one): it encodes no character, and passing it on would turn it into '?' behind the client's back.
+     */
+    static void checkText(JsonNode node, String path) {
+        if (node.isTextual()) {
+            int at = loneSurrogate(node.textValue());
+            if (at >= 0) {
+                String where = path.isEmpty() ? "the request" : path;
+                throw HttpError.badRequest(path.isEmpty() ? null : path, where + " has a lone UTF-16 surrogate (\\u"
+                        + Integer.toHexString(node.textValue().charAt(at)) + ") at index " + at
+                        + "; send well-formed Unicode text");
+            }
+        } else if (node.isArray()) {
+            for (int i = 0; i < node.size(); i++) {
+                checkText(node.get(i), path + "[" + i + "]");
+            }
+        } else if (node.isObject()) {
+            for (var e : node.properties()) {
+                if (loneSurrogate(e.getKey()) >= 0) {
+                    throw HttpError.badRequest(null, "a field name has a lone UTF-16 surrogate; send well-formed Unicode text");
+                }
+                checkText(e.getValue(), path.isEmpty() ? e.getKey() : path + "." + e.getKey());
+            }
+        }
+    }
+
+    /** The index of the first unpaired surrogate in {@code s}, or -1. */
+    static int loneSurrogate(String s) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (Character.isHighSurrogate(c)) {
+                if (i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+                    i++;
+                    continue;
+                }
+                return i;
+            }
+            if (Character.isLowSurrogate(c)) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     static String write(JsonNode node) {

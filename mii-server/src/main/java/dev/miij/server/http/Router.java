@@ -106,6 +106,10 @@ final class Router implements HttpHandler {
                 throw new HttpError(503, null, "not_ready", "the deployment is not ready to serve requests");
             }
             route.handler().handle(call, path);
+        } catch (IOException e) {
+            // Only the exchange's own reads and writes throw this: the client went away, a normal event.
+            LOG.log(Level.FINE, "client of " + call.method() + " " + call.path() + " went away", e);
+            call.clientGone();
         } catch (Throwable t) {
             fail(call, t);
         } finally {

@@ -89,6 +89,46 @@ class DisconnectTest {
     }
 
     @Test
+    void aClientLeavingBeforeItsBodyEndedIsNotAServerError() throws Exception {
+        RecordingService service = new RecordingService(new PipelineService(pipe, "tiny", "llama2"), 0);
+        java.util.logging.Logger routerLog = java.util.logging.Logger.getLogger(Router.class.getName());
+        java.util.List<java.util.logging.LogRecord> logged = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.logging.Handler recorder = new java.util.logging.Handler() {
+            @Override
+            public void publish(java.util.logging.LogRecord r) {
+                logged.add(r);
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        routerLog.addHandler(recorder);
+        try (HttpFrontend http = HttpFrontend.start(service, "127.0.0.1", 0, null)) {
+            try (Socket socket = new Socket("127.0.0.1", http.port())) {
+                OutputStream out = socket.getOutputStream();
+                out.write(("POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                        + "Content-Length: 1000\r\n\r\n{\"prompt\": \"Hel").getBytes(StandardCharsets.US_ASCII));
+                out.flush();
+                Thread.sleep(200);
+                socket.setSoLinger(true, 0);
+            }
+            eventually("the request counts as closed by the client", () -> scrape(http).contains(
+                    "mii_http_requests_total{endpoint=\"/v1/completions\",status=\"499\"} 1"));
+            String metrics = scrape(http);
+            assertTrue(!metrics.contains("status=\"500\""), metrics);
+            assertTrue(logged.stream().noneMatch(r -> r.getLevel().intValue() >= java.util.logging.Level.WARNING.intValue()),
+                    "nothing logged above FINE: " + logged.stream().map(java.util.logging.LogRecord::getMessage).toList());
+        } finally {
+            routerLog.removeHandler(recorder);
+        }
+    }
+
+    @Test
     void closingCancelsStreamsStillRunningAfterTheDrainTime() throws Exception {
         RecordingService service = new RecordingService(new PipelineService(pipe, "tiny", "llama2"), 5);
         HttpFrontend http = HttpFrontend.start(service, "127.0.0.1", 0, null);
