@@ -120,21 +120,38 @@ final class VectorOps {
     }
 
     /** out = (x - mean) / sqrt(var + eps) * weight + bias, per row; two passes for accuracy. */
+    /** Elements per float partial sum of LayerNorm's mean and variance (a multiple of 2L at any width). */
+    private static final int NORM_CHUNK = 256;
+
     static void layerNorm(float[] x, int rows, int dim, float[] weight, float[] bias, float eps, float[] out) {
         for (int r = 0; r < rows; r++) {
             int off = r * dim;
-            float mean = sum(x, off, dim) / dim;
-            FloatVector mv = FloatVector.broadcast(F, mean);
-            FloatVector s0 = FloatVector.zero(F);
-            int i = 0;
-            for (int e = dim & -L; i < e; i += L) {
-                FloatVector d = FloatVector.fromArray(F, x, off + i).sub(mv);
-                s0 = d.fma(d, s0);
+            // Float partial sums over chunks of NORM_CHUNK elements, added in double: with 4 lanes
+            // (NEON) a lane would otherwise sum hundreds of values, and the mean of an offset row
+            // (LayerNorm inputs often have one) lost digits that the subtraction then exposes.
+            double total = 0;
+            for (int c = 0; c < dim; c += NORM_CHUNK) {
+                total += sum(x, off + c, Math.min(NORM_CHUNK, dim - c));
             }
-            float var = s0.reduceLanes(VectorOperators.ADD);
-            for (; i < dim; i++) {
-                float d = x[off + i] - mean;
-                var += d * d;
+            float mean = (float) (total / dim);
+            FloatVector mv = FloatVector.broadcast(F, mean);
+            double var = 0;
+            int i = 0;
+            for (int c = 0; c < dim; c += NORM_CHUNK) {
+                int end = Math.min(c + NORM_CHUNK, dim);
+                FloatVector s0 = FloatVector.zero(F), s1 = s0;
+                for (i = c; i + 2 * L <= end; i += 2 * L) {
+                    FloatVector d0 = FloatVector.fromArray(F, x, off + i).sub(mv);
+                    FloatVector d1 = FloatVector.fromArray(F, x, off + i + L).sub(mv);
+                    s0 = d0.fma(d0, s0);
+                    s1 = d1.fma(d1, s1);
+                }
+                float part = s0.add(s1).reduceLanes(VectorOperators.ADD);
+                for (; i < end; i++) {
+                    float d = x[off + i] - mean;
+                    part += d * d;
+                }
+                var += part;
             }
             float inv = (float) (1.0 / Math.sqrt(var / dim + eps));
             FloatVector iv = FloatVector.broadcast(F, inv);
