@@ -55,6 +55,8 @@ public final class CudaBackend implements Backend {
     static final int GEMV_MAX_ROWS = 8;
     private static final int GEMV_WARPS = 8;
     private static final int SAMPLE_THREADS = 1024;
+    /** Keys per chunk of the split decode attention (SPLIT_KEYS in attention.cu). */
+    private static final int ATTENTION_SPLIT_KEYS = 32;
 
     /** How the operations of the current step run. */
     private enum Mode { EAGER, CAPTURE, REPLAY }
@@ -73,6 +75,7 @@ public final class CudaBackend implements Backend {
     private final CudaKernels.Kernel ropeRows;
     private final CudaKernels.Kernel ropeStoreKv;
     private final CudaKernels.Kernel pagedAttention;
+    private final CudaKernels.Kernel attentionMerge;
     private final CudaKernels.Kernel siluMul;
     private final CudaKernels.Kernel geluTanhMul;
     private final CudaKernels.Kernel geluMul;
@@ -144,7 +147,8 @@ public final class CudaBackend implements Backend {
         this.addRmsNorm = kernels.kernel("add_rms_norm");
         this.ropeRows = kernels.kernel("rope_rows");
         this.ropeStoreKv = kernels.kernel("rope_store_kv");
-        this.pagedAttention = kernels.kernel("paged_attention");
+        this.pagedAttention = kernels.kernel("paged_attention_split");
+        this.attentionMerge = kernels.kernel("attention_merge");
         this.siluMul = kernels.kernel("silu_mul");
         this.geluTanhMul = kernels.kernel("gelu_tanh_mul");
         this.geluMul = kernels.kernel("gelu_mul");
@@ -455,7 +459,12 @@ public final class CudaBackend implements Backend {
             gemv(xt, new CudaWeight[] {wt}, new Tensor[] {bias}, new CudaTensor[] {o});
             return;
         }
-        blas.matmul(xt.ptr(), wt.ptr(), o.ptr(), xt.rows(), wt.outDim(), wt.inDim(), stream);
+        if (CudaKernels.PROFILE) {
+            kernels.profile("cublasLt " + (xt.rows() <= 8 ? "rows<=8" : "rows>8"), () ->
+                    blas.matmul(xt.ptr(), wt.ptr(), o.ptr(), xt.rows(), wt.outDim(), wt.inDim(), stream));
+        } else {
+            blas.matmul(xt.ptr(), wt.ptr(), o.ptr(), xt.rows(), wt.outDim(), wt.inDim(), stream);
+        }
         if (bias != null) {
             CudaTensor b = CudaTensor.of(bias);
             kernels.args().ptr(o.ptr()).ptr(b.ptr()).i32(o.cols()).i64(o.size()).run(addBias, gridFor(o.size()), 1, 256);
@@ -698,9 +707,26 @@ public final class CudaBackend implements Backend {
         requireShape(qt, batch.numRows(), numHeads * headDim, "queries");
         requireShape(o, batch.numRows(), numHeads * headDim, "attention output");
         metadata(batch);
-        kernels.args().ptr(qt.ptr()).ptr(o.ptr()).ptr(c.keys(layer)).ptr(c.values(layer)).ptr(metaPositions).ptr(metaRowSeq)
+        int chunks;
+        if (stepBucket > 0 && batch == metaBatch) {
+            // A graph's launch dimensions are frozen: cover the longest context its block tables can hold.
+            chunks = (metaMaxBlocks * c.blockSize() + ATTENTION_SPLIT_KEYS - 1) / ATTENTION_SPLIT_KEYS;
+        } else {
+            int span = 1;
+            int[] starts = batch.seqStarts();
+            for (int s = 0; s < batch.numSeqs(); s++) {
+                int pos = batch.positions()[starts[s + 1] - 1];
+                span = Math.max(span, slidingWindow > 0 ? Math.min(pos + 1, slidingWindow) : pos + 1);
+            }
+            chunks = (span + ATTENTION_SPLIT_KEYS - 1) / ATTENTION_SPLIT_KEYS;
+        }
+        int rows = batch.numRows();
+        long partial = workspace.alloc(4L * rows * numHeads * chunks * (headDim + 2));
+        kernels.args().ptr(qt.ptr()).ptr(partial).ptr(c.keys(layer)).ptr(c.values(layer)).ptr(metaPositions).ptr(metaRowSeq)
                 .ptr(metaTables).i32(metaMaxBlocks).i32(c.blockSize()).i32(numHeads).i32(numKvHeads).i32(headDim)
-                .i32(slidingWindow).f32(scale).run(pagedAttention, batch.numRows(), numHeads, 128);
+                .i32(slidingWindow).f32(scale).run3(pagedAttention, rows, numHeads, chunks, 128);
+        kernels.args().ptr(partial).ptr(o.ptr()).i32(numHeads).i32(headDim).i32(chunks)
+                .run(attentionMerge, rows, numHeads, threadsFor(headDim));
     }
 
     @Override

@@ -69,10 +69,17 @@ public final class CudaDecodeProbe {
                 model.forward(batch(0, prompt, table, blockSize), cache, GREEDY, NO_EOS);
                 ttft[rep] = (System.nanoTime() - a) / 1e6;
             }
+            if (CudaKernels.PROFILE) {
+                System.err.print("GPU time of " + ttft.length + " prefills by kernel\n" + CudaKernels.profileReport());
+            }
+            CudaKernels.resetProfile();
             for (int i = 0; i < steps; i++) {
                 long a = System.nanoTime();
                 model.forward(batch(prompt + i, 1, table, blockSize), cache, GREEDY, NO_EOS);
                 tpot[i] = (System.nanoTime() - a) / 1e6;
+            }
+            if (CudaKernels.PROFILE) {
+                System.err.print("GPU time of " + steps + " decode steps by kernel\n" + CudaKernels.profileReport());
             }
             // The sampled path (graphs after the first steps) against the logits path's argmax, step by step.
             int mismatches = 0;
