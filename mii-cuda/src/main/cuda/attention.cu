@@ -1,19 +1,26 @@
 // Causal attention over the paged KV cache for a ragged batch: prefill chunks and decode rows alike.
 // Row r of the batch (sequence rowSeq[r], position positions[r]) attends to its sequence's keys at
 // positions [first, positions[r]], first = positions[r] - window + 1 with a sliding window, else 0.
-// Grid: (rows, query heads); WARPS warps split the keys, each keeps an online softmax (running max,
-// sum and weighted values in FP32), and the warps' partial results are merged at the end. Lane l
-// holds dimensions l, l + 32, ... of the head, so head sizes up to 32 * MAX_DIMS_PER_LANE work.
+//
+// Flash-decoding: a row's keys are split into chunks of SPLIT_KEYS, one CTA per (row, query head,
+// chunk), so that even one decode row with few KV heads fills the GPU. WARPS warps share a chunk,
+// each keeping an online softmax (running max, sum and weighted values in FP32); the CTA writes its
+// chunk's partial (max, sum, values) and attention_merge combines the chunks of each (row, head).
+// The number of chunks is a launch dimension, fixed for a captured graph: chunks past a row's last
+// key write an empty partial. Lane l holds dimensions l, l + 32, ... of the head, so head sizes up to
+// 32 * MAX_DIMS_PER_LANE work.
 #include "common.cuh"
 
 #define WARPS 4
 #define MAX_DIMS_PER_LANE 8
+#define SPLIT_KEYS 32
 
+// Grid: (rows, query heads, chunks). partial is [rows, heads, chunks, headDim + 2]: values, max, sum.
 extern "C" __global__ void __launch_bounds__(WARPS * 32)
-paged_attention(const bf16* __restrict__ q, bf16* __restrict__ out, const bf16* __restrict__ kCache,
-                const bf16* __restrict__ vCache, const int* __restrict__ positions,
-                const int* __restrict__ rowSeq, const int* __restrict__ blockTables, int maxBlocks,
-                int blockSize, int numHeads, int kvHeads, int headDim, int window, float scale) {
+paged_attention_split(const bf16* __restrict__ q, float* __restrict__ partial, const bf16* __restrict__ kCache,
+                      const bf16* __restrict__ vCache, const int* __restrict__ positions,
+                      const int* __restrict__ rowSeq, const int* __restrict__ blockTables, int maxBlocks,
+                      int blockSize, int numHeads, int kvHeads, int headDim, int window, float scale) {
     __shared__ float partMax[WARPS];
     __shared__ float partSum[WARPS];
     __shared__ float partAcc[WARPS][32 * MAX_DIMS_PER_LANE];
@@ -25,6 +32,18 @@ paged_attention(const bf16* __restrict__ q, bf16* __restrict__ out, const bf16* 
     int lane = threadIdx.x & 31;
     int pos = positions[r];
     int first = window > 0 ? max(0, pos - window + 1) : 0;
+    int chunk = blockIdx.z;
+    int chunks = gridDim.z;
+    float* part = partial + (((long long) r * numHeads + h) * chunks + chunk) * (headDim + 2);
+    int from = first + chunk * SPLIT_KEYS;
+    int to = min(pos, from + SPLIT_KEYS - 1);
+    if (from > pos) {
+        if (threadIdx.x == 0) {
+            part[headDim] = -INFINITY;
+            part[headDim + 1] = 0.0f;
+        }
+        return;
+    }
     const int* table = blockTables + (long long) rowSeq[r] * maxBlocks;
 
     const bf16* qRow = q + ((long long) r * numHeads + h) * headDim;
@@ -38,7 +57,7 @@ paged_attention(const bf16* __restrict__ q, bf16* __restrict__ out, const bf16* 
     }
     float runMax = -INFINITY;
     float runSum = 0.0f;
-    for (int j = first + warp; j <= pos; j += WARPS) {
+    for (int j = from + warp; j <= to; j += WARPS) {
         long long slot = (long long) table[j / blockSize] * blockSize + j % blockSize;
         long long at = (slot * kvHeads + kvh) * headDim;
         float s = 0.0f;
@@ -86,12 +105,45 @@ paged_attention(const bf16* __restrict__ q, bf16* __restrict__ out, const bf16* 
         weights[w] = partMax[w] == -INFINITY ? 0.0f : __expf(partMax[w] - m);
         total += partSum[w] * weights[w];
     }
-    bf16* outRow = out + ((long long) r * numHeads + h) * headDim;
     for (int d = threadIdx.x; d < headDim; d += blockDim.x) {
         float o = 0.0f;
         for (int w = 0; w < WARPS; w++) {
             o += partAcc[w][d] * weights[w];
         }
-        outRow[d] = float_to_bf16(o / total);
+        part[d] = o;
+    }
+    if (threadIdx.x == 0) {
+        part[headDim] = m;
+        part[headDim + 1] = total;
+    }
+}
+
+// Grid: (rows, query heads); block: headDim threads (at most 1024). Combines the chunks' partials.
+extern "C" __global__ void attention_merge(const float* __restrict__ partial, bf16* __restrict__ out, int numHeads,
+                                           int headDim, int chunks) {
+    int r = blockIdx.x;
+    int h = blockIdx.y;
+    const float* part = partial + ((long long) r * numHeads + h) * chunks * (headDim + 2);
+    float m = -INFINITY;
+    for (int c = 0; c < chunks; c++) {
+        m = fmaxf(m, part[c * (headDim + 2) + headDim]);
+    }
+    float total = 0.0f;
+    float o = 0.0f;
+    int d = threadIdx.x;
+    for (int c = 0; c < chunks; c++) {
+        const float* p = part + c * (headDim + 2);
+        float cm = p[headDim];
+        if (cm == -INFINITY) {
+            continue;
+        }
+        float w = __expf(cm - m);
+        total += p[headDim + 1] * w;
+        if (d < headDim) {
+            o += p[d] * w;
+        }
+    }
+    if (d < headDim) {
+        out[((long long) r * numHeads + h) * headDim + d] = float_to_bf16(o / total);
     }
 }

@@ -7,3 +7,5 @@
 #include "activation.cu"
 #include "rows.cu"
 #include "elementwise.cu"
+#include "sample.cu"
+#include "gemv.cu"

@@ -10,6 +10,24 @@ __device__ __forceinline__ void rotate_pair(bf16* x, long long at, int half, flo
     x[at + half] = float_to_bf16(b * c + a * s);
 }
 
+// Grid: rows. The step's rotary tables from the rows' positions: angle = position * invFreq[i] in
+// FP32 (as transformers multiplies FP32 frequencies by FP32 positions), cos and sin in full precision,
+// times the rope's attention factor. cos and sin are [rows, half].
+extern "C" __global__ void rope_tables(const int* __restrict__ positions, const float* __restrict__ invFreq,
+                                       float attentionFactor, int half, bf16* __restrict__ cos_t,
+                                       bf16* __restrict__ sin_t) {
+    int r = blockIdx.x;
+    float pos = (float) positions[r];
+    for (int i = threadIdx.x; i < half; i += blockDim.x) {
+        float angle = __fmul_rn(pos, invFreq[i]);
+        float s;
+        float c;
+        sincosf(angle, &s, &c);
+        cos_t[(long long) r * half + i] = float_to_bf16(c * attentionFactor);
+        sin_t[(long long) r * half + i] = float_to_bf16(s * attentionFactor);
+    }
+}
+
 // Grid: rows. x is [rows, heads * headDim]; cos and sin are [rows, half].
 extern "C" __global__ void rope_rows(bf16* __restrict__ x, const bf16* __restrict__ cos_t,
                                      const bf16* __restrict__ sin_t, int heads, int headDim, int half) {

@@ -4,6 +4,7 @@ import dev.miij.MiiException;
 import dev.miij.backend.Backend;
 import dev.miij.backend.KvCache;
 import dev.miij.backend.RaggedBatch;
+import dev.miij.backend.SamplingParams;
 import dev.miij.backend.Tensor;
 import dev.miij.backend.Weight;
 import dev.miij.model.TensorData;
@@ -165,14 +166,35 @@ public final class DecoderModel implements AutoCloseable {
 
     /**
      * Runs one step: writes the batch's keys and values into {@code cache} and returns the logits of
-     * {@code batch.logitRows()}, {@code vocabSize} floats per row, in that order.
+     * {@code batch.logitRows()}, {@code vocabSize} floats per row, in that order. For perplexity and
+     * tests; serving uses {@link #forward(RaggedBatch, KvCache, SamplingParams[], int[])}.
      */
     public float[] forward(RaggedBatch batch, KvCache cache) {
+        backend.beginStep(batch, null);
+        Tensor logits = logits(batch, cache);
+        return logits == null ? new float[0] : backend.toHost(logits);
+    }
+
+    /**
+     * Runs one step and chooses the next token of each of {@code batch.logitRows()}, row {@code i}
+     * as {@code sampling[i]} says ({@code eosIds} masked where it suppresses end of sequence). Only
+     * the token ids leave the backend.
+     */
+    public int[] forward(RaggedBatch batch, KvCache cache, SamplingParams[] sampling, int[] eosIds) {
+        if (sampling.length != batch.logitRows().length) {
+            throw new IllegalArgumentException(sampling.length + " sampling rows for " + batch.logitRows().length + " logit rows");
+        }
+        backend.beginStep(batch, sampling);
+        Tensor logits = logits(batch, cache);
+        return logits == null ? new int[0] : backend.sample(logits, sampling, eosIds);
+    }
+
+    /** The forward pass proper, once the backend's step has begun; null when no logits are wanted. */
+    private Tensor logits(RaggedBatch batch, KvCache cache) {
         int rows = batch.numRows();
         int hidden = spec.hiddenSize();
         int headDim = spec.headDim();
         Backend b = backend;
-        b.beginStep();
 
         Tensor x = b.allocate(rows, hidden);
         Tensor h = b.allocate(rows, hidden);
@@ -183,11 +205,7 @@ public final class DecoderModel implements AutoCloseable {
         Tensor gate = b.allocate(rows, spec.intermediateSize());
         Tensor up = b.allocate(rows, spec.intermediateSize());
         int half = spec.rope().rotaryDim() / 2;
-        float[] cosHost = new float[rows * half];
-        float[] sinHost = new float[rows * half];
-        spec.rope().tables(batch.positions(), cosHost, sinHost);
-        Tensor cos = b.upload(cosHost, rows, half);
-        Tensor sin = b.upload(sinHost, rows, half);
+        Tensor[] rope = half > 0 ? b.ropeTables(spec.rope(), batch) : null;
         float scale = (float) (1.0 / Math.sqrt(headDim));
 
         b.embed(embed, batch.tokens(), x);
@@ -201,8 +219,8 @@ public final class DecoderModel implements AutoCloseable {
                 b.rmsNorm(k.view(rows * spec.numKvHeads(), headDim), layer.kNorm, spec.normEps(), k.view(rows * spec.numKvHeads(), headDim));
             }
             if (half > 0) {
-                b.rope(q, headDim, cos, sin);
-                b.rope(k, headDim, cos, sin);
+                b.rope(q, headDim, rope[0], rope[1]);
+                b.rope(k, headDim, rope[0], rope[1]);
             }
             b.storeKv(cache, l, k, v, batch);
             b.attention(cache, l, q, batch, spec.numHeads(), spec.numKvHeads(), headDim, spec.slidingWindow(), scale, attn);
@@ -222,14 +240,14 @@ public final class DecoderModel implements AutoCloseable {
         }
         int[] logitRows = batch.logitRows();
         if (logitRows.length == 0) {
-            return new float[0];
+            return null;
         }
         Tensor last = b.allocate(logitRows.length, hidden);
         b.gatherRows(x, logitRows, last);
         b.rmsNorm(last, finalNorm, spec.normEps(), last);
         Tensor logits = b.allocate(logitRows.length, spec.vocabSize());
         b.matmul(last, lmHead, null, logits);
-        return b.toHost(logits);
+        return logits;
     }
 
     /**

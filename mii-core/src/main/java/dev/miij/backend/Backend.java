@@ -1,5 +1,6 @@
 package dev.miij.backend;
 
+import dev.miij.arch.Rope;
 import dev.miij.arch.TransformerSpec.Activation;
 import dev.miij.model.TensorData;
 
@@ -27,6 +28,16 @@ public interface Backend extends AutoCloseable {
      * workspace instead of allocating device memory every step). Parameters and weights are unaffected.
      */
     default void beginStep() {
+    }
+
+    /**
+     * {@link #beginStep()} for a step over {@code batch} that ends in {@link #sample} with
+     * {@code sampling} (one entry per logit row), or in {@link #toHost} of the logits when
+     * {@code sampling} is null. Knowing the whole step up front lets a GPU backend upload its metadata
+     * in one copy and replay a captured graph for it.
+     */
+    default void beginStep(RaggedBatch batch, SamplingParams[] sampling) {
+        beginStep();
     }
 
     /** An uninitialised FP32 activation. */
@@ -62,6 +73,20 @@ public interface Backend extends AutoCloseable {
     /** Row-wise RMSNorm: {@code out = x / sqrt(mean(x^2) + eps) * weight}; out may be x. */
     void rmsNorm(Tensor x, Tensor weight, float eps, Tensor out);
 
+    /**
+     * The step's rotary tables: {cos, sin}, each {@code batch.numRows() x rope.rotaryDim() / 2}, for
+     * the rows' positions ({@link Rope#tables}). A GPU backend computes them on the device from the
+     * positions it already holds.
+     */
+    default Tensor[] ropeTables(Rope rope, RaggedBatch batch) {
+        int rows = batch.numRows();
+        int half = rope.rotaryDim() / 2;
+        float[] cos = new float[rows * half];
+        float[] sin = new float[rows * half];
+        rope.tables(batch.positions(), cos, sin);
+        return new Tensor[] {upload(cos, rows, half), upload(sin, rows, half)};
+    }
+
     /** Rotates the first {@code 2 * cos.cols()} channels of each head of each row (rotate-half pairs). */
     void rope(Tensor x, int headDim, Tensor cos, Tensor sin);
 
@@ -86,6 +111,22 @@ public interface Backend extends AutoCloseable {
 
     /** {@code dst[rows[i]] += scales[i] * src[i]}. */
     void scatterAddRows(Tensor src, int[] rows, float[] scales, Tensor dst);
+
+    /**
+     * Chooses each row's next token from {@code logits} ({@code rows x vocab}), row {@code i} as
+     * {@code sampling[i]} says ({@link Sampler} defines the result; {@code eosIds} are masked where a
+     * row suppresses end of sequence), and waits for the result. Only the token ids reach the host;
+     * the default copies the logits and runs {@link Sampler}.
+     */
+    default int[] sample(Tensor logits, SamplingParams[] sampling, int[] eosIds) {
+        float[] host = toHost(logits);
+        int vocab = logits.cols();
+        int[] tokens = new int[sampling.length];
+        for (int i = 0; i < tokens.length; i++) {
+            tokens[i] = Sampler.sample(host, i * vocab, vocab, sampling[i], eosIds);
+        }
+        return tokens;
+    }
 
     /** Waits for pending work and copies the tensor to the heap. */
     float[] toHost(Tensor t);

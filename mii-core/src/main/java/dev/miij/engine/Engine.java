@@ -7,6 +7,7 @@ import dev.miij.Response.FinishReason;
 import dev.miij.arch.DecoderModel;
 import dev.miij.backend.KvCache;
 import dev.miij.backend.RaggedBatch;
+import dev.miij.backend.SamplingParams;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -206,19 +207,23 @@ public final class Engine implements AutoCloseable {
         seqStarts[plan.size()] = r;
         RaggedBatch batch = new RaggedBatch(tokens, positions, slots, seqStarts, contextLens, tables,
                 logitRows.stream().mapToInt(Integer::intValue).toArray());
+        SamplingParams[] sampling = new SamplingParams[sampled.size()];
+        for (int i = 0; i < sampling.length; i++) {
+            Sequence seq = sampled.get(i);
+            sampling[i] = SamplingParams.of(seq.options, seq.seed, seq.generated());
+        }
         long t0 = System.nanoTime();
-        float[] logits = model.forward(batch, cache);
+        int[] next = model.forward(batch, cache, sampling, eosIds);
         stats.recordStep(rows, System.nanoTime() - t0);
 
         scheduler.advance(plan);
-        int vocab = model.spec().vocabSize();
         long now = System.nanoTime();
         for (int i = 0; i < sampled.size(); i++) {
             Sequence seq = sampled.get(i);
             if (seq.finished) {
                 continue;
             }
-            int token = seq.sampler.next(logits, i * vocab, vocab, seq.generated(), eosIds);
+            int token = next[i];
             if (seq.firstTokenNanos == 0) {
                 seq.firstTokenNanos = now;
                 stats.recordFirstToken(now - seq.submittedNanos);

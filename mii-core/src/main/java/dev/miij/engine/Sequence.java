@@ -8,7 +8,7 @@ import java.util.concurrent.CompletableFuture;
 
 /**
  * One request inside the engine: its tokens (prompt, then generated), how many of them are in the
- * KV cache, its blocks, its sampler, and the text streamed so far.
+ * KV cache, its blocks, its sampling seed, and the text streamed so far.
  */
 final class Sequence {
 
@@ -16,7 +16,8 @@ final class Sequence {
     final int promptLength;
     final GenerationOptions options;
     final int maxNewTokens;
-    final Sampler sampler;
+    /** The seed of the request's draws: its own, or a random one when it gave none. */
+    final long seed;
     final StreamListener listener;
     final CompletableFuture<Response> result = new CompletableFuture<>();
     final BlockTable blocks = new BlockTable();
@@ -44,7 +45,7 @@ final class Sequence {
         this.promptLength = prompt.length;
         this.options = options;
         this.maxNewTokens = maxNewTokens;
-        this.sampler = new Sampler(options);
+        this.seed = options.seed() != null ? options.seed() : java.util.concurrent.ThreadLocalRandom.current().nextLong();
         this.listener = listener;
         this.detokenizer = detokenizer;
         this.promptText = promptText;

@@ -7,16 +7,21 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
 
 import dev.miij.MiiException;
+import dev.miij.arch.Rope;
 import dev.miij.arch.TransformerSpec.Activation;
 import dev.miij.backend.Backend;
 import dev.miij.backend.KvCache;
 import dev.miij.backend.RaggedBatch;
+import dev.miij.backend.SamplingParams;
 import dev.miij.backend.Tensor;
 import dev.miij.backend.Weight;
 import dev.miij.model.DType;
 import dev.miij.model.TensorData;
 import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
 import java.util.EnumSet;
+import java.util.IdentityHashMap;
+import java.util.Map;
 import java.util.LinkedHashSet;
 import java.util.Set;
 import java.util.logging.Logger;
@@ -31,6 +36,12 @@ import java.util.logging.Logger;
  * of the keys followed by {@link #storeKv} of the same keys runs as one kernel (rotate + write to the
  * paged cache). Every other operation first flushes whatever is pending.
  *
+ * <p>A step begun with {@link #beginStep(RaggedBatch, SamplingParams[])} has its inputs uploaded in
+ * one copy ({@link StepInputs}); pure-decode steps that end in {@link #sample} replay a CUDA graph
+ * of their bucket ({@link DecodeGraphs}): the operations of such a step enqueue nothing, and
+ * {@code sample} launches the graph. At one to {@value #GEMV_MAX_ROWS} rows, projections run
+ * through MII-J's GEMV kernel (q/k/v and gate/up as one launch each) instead of cuBLASLt.
+ *
  * <p>A backend serves one thread at a time (the engine's step thread); it makes the device's primary
  * context current on whichever thread calls it.
  */
@@ -41,6 +52,14 @@ public final class CudaBackend implements Backend {
     private static final long WORKSPACE_BYTES = 64L << 20;
     private static final long GEMM_WORKSPACE_BYTES = 32L << 20;
     private static final int MAX_HEAD_DIM = 256;
+    static final int GEMV_MAX_ROWS = 8;
+    private static final int GEMV_WARPS = 8;
+    private static final int SAMPLE_THREADS = 1024;
+    /** Keys per chunk of the split decode attention (SPLIT_KEYS in attention.cu). */
+    private static final int ATTENTION_SPLIT_KEYS = 32;
+
+    /** How the operations of the current step run. */
+    private enum Mode { EAGER, CAPTURE, REPLAY }
 
     private final int ordinal;
     private final int device;
@@ -56,6 +75,7 @@ public final class CudaBackend implements Backend {
     private final CudaKernels.Kernel ropeRows;
     private final CudaKernels.Kernel ropeStoreKv;
     private final CudaKernels.Kernel pagedAttention;
+    private final CudaKernels.Kernel attentionMerge;
     private final CudaKernels.Kernel siluMul;
     private final CudaKernels.Kernel geluTanhMul;
     private final CudaKernels.Kernel geluMul;
@@ -63,6 +83,15 @@ public final class CudaBackend implements Backend {
     private final CudaKernels.Kernel scatterAddRowsK;
     private final CudaKernels.Kernel addInplace;
     private final CudaKernels.Kernel addBias;
+    private final CudaKernels.Kernel ropeTablesK;
+    private final CudaKernels.Kernel gemvRows;
+    private final CudaKernels.Kernel sampleTokens;
+    private final boolean useGemv = !Boolean.getBoolean("mii.cuda.noGemv");
+    private final StepInputs inputs;
+    private final DecodeGraphs graphs;
+    private final Map<Rope, Long> invFreqs = new IdentityHashMap<>();
+    private final long sampledDevice;
+    private final MemorySegment sampledHost;
     private final long gemmWorkspace;
     private final CublasLt blas;
     private final PinnedStaging staging;
@@ -77,6 +106,14 @@ public final class CudaBackend implements Backend {
     private CudaTensor pendingCos;
     private CudaTensor pendingSin;
     private int pendingHeadDim;
+
+    // The current step (beginStep(batch, sampling)).
+    private Mode mode = Mode.EAGER;
+    private SamplingParams[] stepSampling;
+    private int stepBucket;
+    private int packedLogitRows;
+    private int[] packedEos = new int[0];
+    private boolean stepSynced = true;
 
     // The step's batch metadata on the device, uploaded once per batch.
     private RaggedBatch metaBatch;
@@ -110,7 +147,8 @@ public final class CudaBackend implements Backend {
         this.addRmsNorm = kernels.kernel("add_rms_norm");
         this.ropeRows = kernels.kernel("rope_rows");
         this.ropeStoreKv = kernels.kernel("rope_store_kv");
-        this.pagedAttention = kernels.kernel("paged_attention");
+        this.pagedAttention = kernels.kernel("paged_attention_split");
+        this.attentionMerge = kernels.kernel("attention_merge");
         this.siluMul = kernels.kernel("silu_mul");
         this.geluTanhMul = kernels.kernel("gelu_tanh_mul");
         this.geluMul = kernels.kernel("gelu_mul");
@@ -118,10 +156,17 @@ public final class CudaBackend implements Backend {
         this.scatterAddRowsK = kernels.kernel("scatter_add_rows");
         this.addInplace = kernels.kernel("add_inplace");
         this.addBias = kernels.kernel("add_bias");
+        this.ropeTablesK = kernels.kernel("rope_tables");
+        this.gemvRows = kernels.kernel("gemv_rows");
+        this.sampleTokens = kernels.kernel("sample_tokens");
         this.gemmWorkspace = CudaDriver.memAlloc(GEMM_WORKSPACE_BYTES);
         this.blas = new CublasLt(gemmWorkspace, GEMM_WORKSPACE_BYTES);
         this.staging = new PinnedStaging(STAGING_BYTES, stream);
         this.workspace = new Workspace(WORKSPACE_BYTES);
+        this.inputs = new StepInputs(stream);
+        this.graphs = new DecodeGraphs(!Boolean.getBoolean("mii.cuda.noGraphs"));
+        this.sampledDevice = CudaDriver.memAlloc(4L * DecodeGraphs.MAX_BUCKET * 4);
+        this.sampledHost = CudaDriver.hostAlloc(4L * DecodeGraphs.MAX_BUCKET * 4);
         LOG.info(String.format("CUDA device %d: %s (sm_%d%d, %d SMs), kernels from %s", ordinal, deviceName, major, minor,
                 multiprocessors, kernels.origin()));
     }
@@ -243,8 +288,57 @@ public final class CudaBackend implements Backend {
     public void beginStep() {
         current();
         flush();
+        if (mode != Mode.EAGER) {
+            throw new IllegalStateException("the previous step was captured or replayed but never sampled");
+        }
+        if (!stepSynced) {
+            // The step-input buffer on the host may still be read by the last step's copy.
+            CudaDriver.streamSynchronize(stream);
+            staging.drained();
+            stepSynced = true;
+        }
         metaBatch = null;
+        stepSampling = null;
+        stepBucket = 0;
         workspace.reset(() -> CudaDriver.streamSynchronize(stream));
+    }
+
+    @Override
+    public void beginStep(RaggedBatch batch, SamplingParams[] sampling) {
+        beginStep();
+        int bucket = graphs.bucketFor(batch, sampling);
+        int maxBlocks = 1;
+        for (int[] t : batch.blockTables()) {
+            maxBlocks = Math.max(maxBlocks, t.length);
+        }
+        // A graph freezes the block-table stride: round it up so a growing context rarely needs a new one.
+        int stride = bucket > 0 ? Integer.highestOneBit(maxBlocks - 1) << 1 : maxBlocks;
+        stride = Math.max(stride, 1);
+        int rows = bucket > 0 ? bucket : batch.numRows();
+        inputs.pack(batch, sampling, packedEos, rows, stride);
+        stepSynced = false;
+        graphs.checkAddresses(workspace.generation(), inputs.generation());
+        metaBatch = batch;
+        metaSlots = inputs.slots;
+        metaPositions = inputs.positions;
+        metaRowSeq = inputs.rowSeq;
+        metaTables = inputs.tables;
+        metaMaxBlocks = stride;
+        stepSampling = sampling;
+        stepBucket = bucket;
+        packedLogitRows = bucket > 0 ? bucket : batch.logitRows().length;
+        if (bucket > 0) {
+            if (graphs.graph(bucket, stride) != null) {
+                mode = Mode.REPLAY;
+            } else if (bucket == batch.numRows() && graphs.shouldCapture(bucket, stride)) {
+                graphs.beginCapture(bucket, stride, stream);
+                mode = Mode.CAPTURE;
+            }
+        }
+    }
+
+    private boolean replaying() {
+        return mode == Mode.REPLAY;
     }
 
     @Override
@@ -281,6 +375,9 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException(data.length + " floats for a " + rows + " x " + cols + " tensor");
         }
         long p = workspace.alloc(2 * n);
+        if (replaying()) {
+            return new CudaTensor(p, rows, cols, n);
+        }
         toDevice(p, 2 * n, (d, from) -> {
             int first = (int) (from / 2);
             int count = (int) (d.byteSize() / 2);
@@ -324,6 +421,9 @@ public final class CudaBackend implements Backend {
     @Override
     public void embed(Weight table, int[] tokens, Tensor out) {
         current();
+        if (replaying()) {
+            return;
+        }
         flush();
         CudaWeight w = CudaWeight.of(table);
         CudaTensor o = CudaTensor.of(out);
@@ -333,13 +433,16 @@ public final class CudaBackend implements Backend {
             }
         }
         requireShape(o, tokens.length, w.inDim(), "embed output");
-        long ids = uploadInts(tokens);
+        long ids = metaBatch != null && tokens == metaBatch.tokens() ? inputs.tokens : uploadInts(tokens);
         kernels.args().ptr(w.ptr()).ptr(ids).ptr(o.ptr()).i32(w.inDim()).run(embedRows, tokens.length, 1, threadsFor(w.inDim() / 4));
     }
 
     @Override
     public void matmul(Tensor x, Weight w, Tensor bias, Tensor out) {
         current();
+        if (replaying()) {
+            return;
+        }
         flush();
         CudaTensor xt = CudaTensor.of(x);
         CudaWeight wt = CudaWeight.of(w);
@@ -352,7 +455,16 @@ public final class CudaBackend implements Backend {
         if (xt.rows() == 0) {
             return;
         }
-        blas.matmul(xt.ptr(), wt.ptr(), o.ptr(), xt.rows(), wt.outDim(), wt.inDim(), stream);
+        if (gemvFits(xt, wt)) {
+            gemv(xt, new CudaWeight[] {wt}, new Tensor[] {bias}, new CudaTensor[] {o});
+            return;
+        }
+        if (CudaKernels.PROFILE) {
+            kernels.profile("cublasLt " + (xt.rows() <= 8 ? "rows<=8" : "rows>8"), () ->
+                    blas.matmul(xt.ptr(), wt.ptr(), o.ptr(), xt.rows(), wt.outDim(), wt.inDim(), stream));
+        } else {
+            blas.matmul(xt.ptr(), wt.ptr(), o.ptr(), xt.rows(), wt.outDim(), wt.inDim(), stream);
+        }
         if (bias != null) {
             CudaTensor b = CudaTensor.of(bias);
             kernels.args().ptr(o.ptr()).ptr(b.ptr()).i32(o.cols()).i64(o.size()).run(addBias, gridFor(o.size()), 1, 256);
@@ -360,8 +472,160 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public void matmul(Tensor x, Weight[] ws, Tensor[] biases, Tensor[] outs) {
+        current();
+        if (replaying()) {
+            return;
+        }
+        CudaTensor xt = CudaTensor.of(x);
+        CudaWeight[] wts = new CudaWeight[ws.length];
+        CudaTensor[] os = new CudaTensor[ws.length];
+        boolean fused = ws.length <= 3 && xt.rows() > 0;
+        for (int i = 0; i < ws.length; i++) {
+            wts[i] = CudaWeight.of(ws[i]);
+            os[i] = CudaTensor.of(outs[i]);
+            requireShape(os[i], xt.rows(), wts[i].outDim(), "matmul output");
+            fused &= wts[i].inDim() == xt.cols() && gemvFits(xt, wts[i]);
+        }
+        if (!fused) {
+            Backend.super.matmul(x, ws, biases, outs);
+            return;
+        }
+        flush();
+        gemv(xt, wts, biases == null ? new Tensor[ws.length] : biases, os);
+    }
+
+    private boolean gemvFits(CudaTensor x, CudaWeight w) {
+        return useGemv && x.rows() <= GEMV_MAX_ROWS && x.cols() % 8 == 0 && x.cols() == w.inDim()
+                && (x.ptr() & 15) == 0 && (w.ptr() & 15) == 0;
+    }
+
+    /** One GEMV launch over up to three weights sharing the input x (see gemv.cu). */
+    private void gemv(CudaTensor x, CudaWeight[] ws, Tensor[] biases, CudaTensor[] outs) {
+        kernels.args().ptr(x.ptr()).i32(x.rows()).i32(x.cols());
+        long total = 0;
+        for (int i = 0; i < 3; i++) {
+            if (i < ws.length) {
+                long bias = biases[i] == null ? 0 : CudaTensor.of(biases[i]).ptr();
+                kernels.ptr(ws[i].ptr()).ptr(bias).ptr(outs[i].ptr()).i32(ws[i].outDim());
+                total += ws[i].outDim();
+            } else {
+                kernels.ptr(0).ptr(0).ptr(0).i32(0);
+            }
+        }
+        kernels.run(gemvRows, (int) ((total + GEMV_WARPS - 1) / GEMV_WARPS), 1, GEMV_WARPS * 32);
+    }
+
+    @Override
+    public Tensor[] ropeTables(Rope rope, RaggedBatch batch) {
+        current();
+        int rows = batch.numRows();
+        int half = rope.rotaryDim() / 2;
+        Tensor cos = allocate(rows, half);
+        Tensor sin = allocate(rows, half);
+        if (replaying()) {
+            return new Tensor[] {cos, sin};
+        }
+        flush();
+        Long freq = invFreqs.get(rope);
+        if (freq == null) {
+            float[] f = new float[half];
+            for (int i = 0; i < half; i++) {
+                f[i] = (float) rope.invFreq()[i];
+            }
+            freq = allocOwned(4L * half);
+            long staged = uploadFloats(f);
+            CudaDriver.copyDtoDAsync(freq, staged, 4L * half, stream);
+            invFreqs.put(rope, freq);
+        }
+        long positions = batch == metaBatch ? inputs.positions : uploadInts(batch.positions());
+        kernels.args().ptr(positions).ptr(freq).f32((float) rope.attentionFactor()).i32(half)
+                .ptr(CudaTensor.of(cos).ptr()).ptr(CudaTensor.of(sin).ptr()).run(ropeTablesK, rows, 1, threadsFor(half));
+        return new Tensor[] {cos, sin};
+    }
+
+    @Override
+    public int[] sample(Tensor logits, SamplingParams[] sampling, int[] eosIds) {
+        current();
+        CudaTensor l = CudaTensor.of(logits);
+        int n = sampling.length;
+        if (l.rows() != n) {
+            throw new IllegalArgumentException(n + " sampling rows for " + l.rows() + " rows of logits");
+        }
+        if (n > 4 * DecodeGraphs.MAX_BUCKET) {
+            return Backend.super.sample(logits, sampling, eosIds);
+        }
+        boolean packed = sampling == stepSampling && Arrays.equals(eosIds, packedEos);
+        if (mode == Mode.EAGER) {
+            flush();
+            long params = inputs.params;
+            int paramRows = packedLogitRows;
+            if (!packed) {
+                params = uploadInts(paramWords(sampling, eosIds));
+                paramRows = n;
+                packedEos = eosIds.clone();
+            }
+            kernels.args().ptr(l.ptr()).i32(l.cols()).ptr(params).i32(paramRows).ptr(sampledDevice)
+                    .run(sampleTokens, n, 1, SAMPLE_THREADS);
+            return readSampled(n, n);
+        }
+        int rows = stepBucket;
+        MemorySegment exec;
+        if (mode == Mode.CAPTURE) {
+            kernels.args().ptr(l.ptr()).i32(l.cols()).ptr(inputs.params).i32(rows).ptr(sampledDevice)
+                    .run(sampleTokens, rows, 1, SAMPLE_THREADS);
+            exec = graphs.endCapture(stream);
+        } else {
+            exec = graphs.graph(rows, metaMaxBlocks);
+        }
+        mode = Mode.EAGER;
+        if (!packed) {
+            // The graph reads its parameters from the step-input buffer: rewrite them before the launch.
+            int[] words = paramWords(sampling, eosIds);
+            long params = uploadInts(words);
+            CudaDriver.copyDtoDAsync(inputs.params, params, 4L * n * StepInputs.PARAM_WORDS, stream);
+            long eosAt = inputs.params + 4L * rows * StepInputs.PARAM_WORDS;
+            CudaDriver.copyDtoDAsync(eosAt, params + 4L * n * StepInputs.PARAM_WORDS,
+                    4L * (words.length - n * StepInputs.PARAM_WORDS), stream);
+            packedEos = eosIds.clone();
+        }
+        CudaDriver.graphLaunch(exec, stream);
+        return readSampled(rows, n);
+    }
+
+    /** Sampling parameter words of {@code sampling} followed by the end-of-sequence block (sample.cu). */
+    private static int[] paramWords(SamplingParams[] sampling, int[] eosIds) {
+        int n = sampling.length;
+        int eos = Math.min(eosIds.length, StepInputs.MAX_EOS);
+        MemorySegment h = MemorySegment.ofArray(new int[n * StepInputs.PARAM_WORDS + 1 + StepInputs.MAX_EOS]);
+        for (int i = 0; i < n; i++) {
+            StepInputs.writeParams(h, i * StepInputs.PARAM_WORDS, sampling[i]);
+        }
+        int at = n * StepInputs.PARAM_WORDS;
+        h.setAtIndex(JAVA_INT, at, eos);
+        for (int i = 0; i < StepInputs.MAX_EOS; i++) {
+            h.setAtIndex(JAVA_INT, at + 1 + i, i < eos ? eosIds[i] : -1);
+        }
+        return h.toArray(JAVA_INT);
+    }
+
+    /** Copies {@code rows} sampled tokens back, waits, and returns the first {@code keep}. */
+    private int[] readSampled(int rows, int keep) {
+        CudaDriver.copyDtoHAsync(sampledHost, sampledDevice, 4L * rows, stream);
+        CudaDriver.streamSynchronize(stream);
+        staging.drained();
+        stepSynced = true;
+        int[] out = new int[keep];
+        MemorySegment.copy(sampledHost, JAVA_INT, 0, out, 0, keep);
+        return out;
+    }
+
+    @Override
     public void rmsNorm(Tensor x, Tensor weight, float eps, Tensor out) {
         current();
+        if (replaying()) {
+            return;
+        }
         CudaTensor xt = CudaTensor.of(x);
         CudaTensor o = CudaTensor.of(out);
         CudaTensor w = CudaTensor.of(weight);
@@ -383,6 +647,9 @@ public final class CudaBackend implements Backend {
     @Override
     public void rope(Tensor x, int headDim, Tensor cos, Tensor sin) {
         current();
+        if (replaying()) {
+            return;
+        }
         flush();
         pendingRope = CudaTensor.of(x);
         pendingCos = CudaTensor.of(cos);
@@ -393,6 +660,9 @@ public final class CudaBackend implements Backend {
     @Override
     public void storeKv(KvCache cache, int layer, Tensor k, Tensor v, RaggedBatch batch) {
         current();
+        if (replaying()) {
+            return;
+        }
         CudaTensor kt = CudaTensor.of(k);
         CudaTensor vt = CudaTensor.of(v);
         CudaKvCache c = (CudaKvCache) cache;
@@ -424,6 +694,9 @@ public final class CudaBackend implements Backend {
     public void attention(KvCache cache, int layer, Tensor q, RaggedBatch batch, int numHeads, int numKvHeads,
                           int headDim, int slidingWindow, float scale, Tensor out) {
         current();
+        if (replaying()) {
+            return;
+        }
         flush();
         if (headDim > MAX_HEAD_DIM) {
             throw MiiException.unsupported("head size " + headDim + " exceeds the CUDA attention kernel's " + MAX_HEAD_DIM);
@@ -434,14 +707,34 @@ public final class CudaBackend implements Backend {
         requireShape(qt, batch.numRows(), numHeads * headDim, "queries");
         requireShape(o, batch.numRows(), numHeads * headDim, "attention output");
         metadata(batch);
-        kernels.args().ptr(qt.ptr()).ptr(o.ptr()).ptr(c.keys(layer)).ptr(c.values(layer)).ptr(metaPositions).ptr(metaRowSeq)
+        int chunks;
+        if (stepBucket > 0 && batch == metaBatch) {
+            // A graph's launch dimensions are frozen: cover the longest context its block tables can hold.
+            chunks = (metaMaxBlocks * c.blockSize() + ATTENTION_SPLIT_KEYS - 1) / ATTENTION_SPLIT_KEYS;
+        } else {
+            int span = 1;
+            int[] starts = batch.seqStarts();
+            for (int s = 0; s < batch.numSeqs(); s++) {
+                int pos = batch.positions()[starts[s + 1] - 1];
+                span = Math.max(span, slidingWindow > 0 ? Math.min(pos + 1, slidingWindow) : pos + 1);
+            }
+            chunks = (span + ATTENTION_SPLIT_KEYS - 1) / ATTENTION_SPLIT_KEYS;
+        }
+        int rows = batch.numRows();
+        long partial = workspace.alloc(4L * rows * numHeads * chunks * (headDim + 2));
+        kernels.args().ptr(qt.ptr()).ptr(partial).ptr(c.keys(layer)).ptr(c.values(layer)).ptr(metaPositions).ptr(metaRowSeq)
                 .ptr(metaTables).i32(metaMaxBlocks).i32(c.blockSize()).i32(numHeads).i32(numKvHeads).i32(headDim)
-                .i32(slidingWindow).f32(scale).run(pagedAttention, batch.numRows(), numHeads, 128);
+                .i32(slidingWindow).f32(scale).run3(pagedAttention, rows, numHeads, chunks, 128);
+        kernels.args().ptr(partial).ptr(o.ptr()).i32(numHeads).i32(headDim).i32(chunks)
+                .run(attentionMerge, rows, numHeads, threadsFor(headDim));
     }
 
     @Override
     public void activationMul(Activation act, Tensor gate, Tensor up, Tensor out) {
         current();
+        if (replaying()) {
+            return;
+        }
         flush();
         CudaTensor g = CudaTensor.of(gate);
         CudaTensor u = CudaTensor.of(up);
@@ -459,6 +752,9 @@ public final class CudaBackend implements Backend {
     @Override
     public void add(Tensor x, Tensor y) {
         current();
+        if (replaying()) {
+            return;
+        }
         flush();
         CudaTensor xt = CudaTensor.of(x);
         CudaTensor yt = CudaTensor.of(y);
@@ -470,6 +766,9 @@ public final class CudaBackend implements Backend {
     @Override
     public void gatherRows(Tensor src, int[] rows, Tensor out) {
         current();
+        if (replaying()) {
+            return;
+        }
         flush();
         CudaTensor s = CudaTensor.of(src);
         CudaTensor o = CudaTensor.of(out);
@@ -482,13 +781,16 @@ public final class CudaBackend implements Backend {
         if (rows.length == 0) {
             return;
         }
-        long idx = uploadInts(rows);
+        long idx = metaBatch != null && rows == metaBatch.logitRows() ? inputs.logitRows : uploadInts(rows);
         kernels.args().ptr(s.ptr()).ptr(idx).ptr(o.ptr()).i32(s.cols()).run(gatherRowsK, rows.length, 1, threadsFor(s.cols() / 4));
     }
 
     @Override
     public void scatterAddRows(Tensor src, int[] rows, float[] scales, Tensor dst) {
         current();
+        if (replaying()) {
+            return;
+        }
         flush();
         CudaTensor s = CudaTensor.of(src);
         CudaTensor d = CudaTensor.of(dst);
@@ -504,7 +806,15 @@ public final class CudaBackend implements Backend {
     @Override
     public float[] toHost(Tensor t) {
         current();
+        if (mode != Mode.EAGER) {
+            throw new IllegalStateException("results read back inside a captured decode step");
+        }
+        if (stepBucket > 0) {
+            graphs.disable();
+            stepBucket = 0;
+        }
         flush();
+        stepSynced = true;
         CudaTensor c = CudaTensor.of(t);
         float[] out = new float[Math.toIntExact(c.size())];
         long chunk = staging.capacity() / 2;
@@ -526,6 +836,7 @@ public final class CudaBackend implements Backend {
     public void synchronize() {
         current();
         flush();
+        stepSynced = true;
         CudaDriver.streamSynchronize(stream);
         staging.drained();
     }
@@ -595,6 +906,10 @@ public final class CudaBackend implements Backend {
             CudaDriver.memFree(p);
         }
         owned.clear();
+        graphs.close();
+        inputs.close();
+        CudaDriver.memFree(sampledDevice);
+        CudaDriver.hostFree(sampledHost);
         workspace.close();
         staging.close();
         blas.close();

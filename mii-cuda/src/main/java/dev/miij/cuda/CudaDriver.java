@@ -67,6 +67,17 @@ final class CudaDriver {
     private static final MethodHandle EVENT_SYNCHRONIZE = Native.status(LIB, "cuEventSynchronize", ADDRESS);
     private static final MethodHandle EVENT_ELAPSED = Native.status(LIB, "cuEventElapsedTime", ADDRESS, ADDRESS, ADDRESS);
     private static final MethodHandle EVENT_DESTROY = Native.status(LIB, "cuEventDestroy_v2", ADDRESS);
+    private static final MethodHandle STREAM_BEGIN_CAPTURE = Native.status(LIB, "cuStreamBeginCapture_v2", ADDRESS, JAVA_INT);
+    private static final MethodHandle STREAM_END_CAPTURE = Native.status(LIB, "cuStreamEndCapture", ADDRESS, ADDRESS);
+    private static final MethodHandle GRAPH_INSTANTIATE =
+            Native.status(LIB, "cuGraphInstantiateWithFlags", ADDRESS, ADDRESS, JAVA_LONG);
+    private static final MethodHandle GRAPH_UPLOAD = Native.status(LIB, "cuGraphUpload", ADDRESS, ADDRESS);
+    private static final MethodHandle GRAPH_LAUNCH = Native.criticalStatus(LIB, "cuGraphLaunch", ADDRESS, ADDRESS);
+    private static final MethodHandle GRAPH_EXEC_DESTROY = Native.status(LIB, "cuGraphExecDestroy", ADDRESS);
+    private static final MethodHandle GRAPH_DESTROY = Native.status(LIB, "cuGraphDestroy", ADDRESS);
+
+    /** CU_STREAM_CAPTURE_MODE_THREAD_LOCAL: other threads' driver calls stay unrestricted. */
+    static final int CAPTURE_MODE_THREAD_LOCAL = 1;
 
     static {
         check(call(() -> (int) INIT.invokeExact(0)), "cuInit");
@@ -291,5 +302,44 @@ final class CudaDriver {
 
     static void eventDestroy(MemorySegment event) {
         check(call(() -> (int) EVENT_DESTROY.invokeExact(event)), "cuEventDestroy");
+    }
+
+    // ---- Graphs ----
+
+    static void streamBeginCapture(MemorySegment stream) {
+        check(call(() -> (int) STREAM_BEGIN_CAPTURE.invokeExact(stream, CAPTURE_MODE_THREAD_LOCAL)), "cuStreamBeginCapture");
+    }
+
+    /** Ends the capture on {@code stream}; returns the captured graph. */
+    static MemorySegment streamEndCapture(MemorySegment stream) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment v = a.allocate(ADDRESS);
+            check(call(() -> (int) STREAM_END_CAPTURE.invokeExact(stream, v)), "cuStreamEndCapture");
+            return v.get(ADDRESS, 0);
+        }
+    }
+
+    static MemorySegment graphInstantiate(MemorySegment graph) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment v = a.allocate(ADDRESS);
+            check(call(() -> (int) GRAPH_INSTANTIATE.invokeExact(v, graph, 0L)), "cuGraphInstantiateWithFlags");
+            return v.get(ADDRESS, 0);
+        }
+    }
+
+    static void graphUpload(MemorySegment exec, MemorySegment stream) {
+        check(call(() -> (int) GRAPH_UPLOAD.invokeExact(exec, stream)), "cuGraphUpload");
+    }
+
+    static void graphLaunch(MemorySegment exec, MemorySegment stream) {
+        check(call(() -> (int) GRAPH_LAUNCH.invokeExact(exec, stream)), "cuGraphLaunch");
+    }
+
+    static void graphExecDestroy(MemorySegment exec) {
+        check(call(() -> (int) GRAPH_EXEC_DESTROY.invokeExact(exec)), "cuGraphExecDestroy");
+    }
+
+    static void graphDestroy(MemorySegment graph) {
+        check(call(() -> (int) GRAPH_DESTROY.invokeExact(graph)), "cuGraphDestroy");
     }
 }

@@ -193,10 +193,55 @@ final class CudaKernels implements AutoCloseable {
 
     /** Launches {@code k} over a {@code gridX x gridY} grid of {@code block}-thread blocks. */
     void run(Kernel k, int gridX, int gridY, int block) {
-        if (gridX == 0 || gridY == 0) {
+        run3(k, gridX, gridY, 1, block);
+    }
+
+    /** Launches {@code k} over a three-dimensional grid. */
+    void run3(Kernel k, int gridX, int gridY, int gridZ, int block) {
+        if (gridX == 0 || gridY == 0 || gridZ == 0) {
             return;
         }
-        CudaDriver.launch(k.fn(), gridX, gridY, 1, block, 1, 1, 0, stream, pointers, k.name());
+        if (PROFILE) {
+            profile(k.name() + (gridX == 1 ? "" : " [grid " + Math.min(gridX, 2) + "+]"), () ->
+                    CudaDriver.launch(k.fn(), gridX, gridY, gridZ, block, 1, 1, 0, stream, pointers, k.name()));
+            return;
+        }
+        CudaDriver.launch(k.fn(), gridX, gridY, gridZ, block, 1, 1, 0, stream, pointers, k.name());
+    }
+
+    // ---- Profiling (-Dmii.cuda.profile=true): GPU time per kernel, each launch timed on its own. ----
+
+    static final boolean PROFILE = Boolean.getBoolean("mii.cuda.profile");
+    private static final Map<String, double[]> PROFILE_MS = new java.util.TreeMap<>();
+    private MemorySegment profileStart;
+    private MemorySegment profileEnd;
+
+    /** Runs {@code work} (enqueueing on the stream) between two events and adds the GPU time under {@code name}. */
+    void profile(String name, Runnable work) {
+        if (profileStart == null) {
+            profileStart = CudaDriver.eventCreate();
+            profileEnd = CudaDriver.eventCreate();
+        }
+        CudaDriver.eventRecord(profileStart, stream);
+        work.run();
+        CudaDriver.eventRecord(profileEnd, stream);
+        CudaDriver.eventSynchronize(profileEnd);
+        double[] t = PROFILE_MS.computeIfAbsent(name, n -> new double[2]);
+        t[0] += CudaDriver.eventElapsed(profileStart, profileEnd);
+        t[1]++;
+    }
+
+    /** Forgets the times so far. */
+    static void resetProfile() {
+        PROFILE_MS.clear();
+    }
+
+    /** The times so far, one line per kernel: total ms, launches, µs per launch. */
+    static String profileReport() {
+        StringBuilder b = new StringBuilder();
+        PROFILE_MS.forEach((n, t) -> b.append(String.format("%-40s %9.3f ms %7d x %8.2f us%n", n, t[0], (long) t[1],
+                1e3 * t[0] / t[1])));
+        return b.toString();
     }
 
     @Override

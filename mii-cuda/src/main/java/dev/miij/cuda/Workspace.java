@@ -18,6 +18,7 @@ final class Workspace implements AutoCloseable {
     private long cursor;
     private final List<Long> extras = new ArrayList<>();
     private long extraBytes;
+    private int generation;
 
     Workspace(long bytes) {
         slabBytes = bytes;
@@ -52,8 +53,14 @@ final class Workspace implements AutoCloseable {
             slabBytes = ((slabBytes + extraBytes) * 5 / 4 + ALIGN - 1) & -ALIGN;
             slab = CudaDriver.memAlloc(slabBytes);
             extraBytes = 0;
+            generation++;
         }
         cursor = 0;
+    }
+
+    /** Changes whenever the slab moves: device addresses handed out before are then stale. */
+    int generation() {
+        return generation;
     }
 
     long slabBytes() {

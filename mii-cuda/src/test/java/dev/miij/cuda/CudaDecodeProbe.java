@@ -7,6 +7,8 @@ import dev.miij.arch.DecoderModel;
 import dev.miij.arch.TransformerSpec;
 import dev.miij.backend.KvCache;
 import dev.miij.backend.RaggedBatch;
+import dev.miij.backend.Sampler;
+import dev.miij.backend.SamplingParams;
 import dev.miij.model.DType;
 import dev.miij.model.TensorData;
 import dev.miij.model.WeightSource;
@@ -37,6 +39,9 @@ public final class CudaDecodeProbe {
             "llama-3-8b", new Shape(4096, 32, 32, 8, 14336, 128256, false),
             "llama-3.2-1b", new Shape(2048, 16, 32, 8, 8192, 128256, true));
 
+    private static final SamplingParams[] GREEDY = {SamplingParams.GREEDY};
+    private static final int[] NO_EOS = {};
+
     public static void main(String[] args) {
         String name = args.length > 0 ? args[0] : "llama-3.2-1b";
         int prompt = args.length > 1 ? Integer.parseInt(args[1]) : 128;
@@ -61,21 +66,36 @@ public final class CudaDecodeProbe {
             double[] tpot = new double[steps];
             for (int rep = 0; rep < ttft.length; rep++) {
                 long a = System.nanoTime();
-                model.forward(batch(0, prompt, table, blockSize), cache);
+                model.forward(batch(0, prompt, table, blockSize), cache, GREEDY, NO_EOS);
                 ttft[rep] = (System.nanoTime() - a) / 1e6;
             }
+            if (CudaKernels.PROFILE) {
+                System.err.print("GPU time of " + ttft.length + " prefills by kernel\n" + CudaKernels.profileReport());
+            }
+            CudaKernels.resetProfile();
             for (int i = 0; i < steps; i++) {
                 long a = System.nanoTime();
-                model.forward(batch(prompt + i, 1, table, blockSize), cache);
+                model.forward(batch(prompt + i, 1, table, blockSize), cache, GREEDY, NO_EOS);
                 tpot[i] = (System.nanoTime() - a) / 1e6;
+            }
+            if (CudaKernels.PROFILE) {
+                System.err.print("GPU time of " + steps + " decode steps by kernel\n" + CudaKernels.profileReport());
+            }
+            // The sampled path (graphs after the first steps) against the logits path's argmax, step by step.
+            int mismatches = 0;
+            for (int i = 0; i < 24; i++) {
+                RaggedBatch step = batch(prompt + i, 1, table, blockSize);
+                int sampled = model.forward(step, cache, GREEDY, NO_EOS)[0];
+                mismatches += sampled == Sampler.argmax(Gpu.bf16(model.forward(step, cache))) ? 0 : 1;
             }
             double ttftMs = median(ttft);
             double tpotMs = median(Arrays.copyOfRange(tpot, Math.min(8, steps - 1), steps));
             double roofline = weightBytes / (gbs * 1e9) * 1e3;
             System.out.printf("{\"device\":\"%s\",\"model\":\"%s\",\"input_len\":%d,\"output_len\":%d,\"load_s\":%.1f,"
                             + "\"ttft_ms\":%.2f,\"tpot_ms\":%.3f,\"weight_bytes\":%d,\"read_bandwidth_gbs\":%.0f,"
-                            + "\"roofline_tpot_ms\":%.3f}%n", gpu.deviceName(), name, prompt, steps, loadS, ttftMs, tpotMs,
-                    weightBytes, gbs, roofline);
+                            + "\"roofline_tpot_ms\":%.3f,\"greedy_mismatches\":%d,\"graphs\":%b,\"gemv\":%b}%n", gpu.deviceName(), name,
+                    prompt, steps, loadS, ttftMs, tpotMs, weightBytes, gbs, roofline, mismatches,
+                    !Boolean.getBoolean("mii.cuda.noGraphs"), !Boolean.getBoolean("mii.cuda.noGemv"));
         }
     }
 

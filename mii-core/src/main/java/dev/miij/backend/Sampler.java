@@ -1,38 +1,33 @@
-package dev.miij.engine;
+package dev.miij.backend;
 
-import dev.miij.GenerationOptions;
 import java.util.Arrays;
-import java.util.SplittableRandom;
 
 /**
  * Chooses the next token from one row of logits, as transformers' processors do, in their order:
  * min_new_tokens (end-of-sequence suppressed), temperature, top-k, top-p, then greedy argmax or a
- * draw from the request's own random stream, so a seeded request gives the same tokens whatever
- * else shares its batch.
+ * draw with the counter-based uniform number of {@link SamplingParams#uniform()}, so a seeded
+ * request gives the same tokens whatever else shares its batch. This is the reference every device
+ * sampler is tested against, and what {@link Backend#sample} does by default.
  */
-final class Sampler {
+public final class Sampler {
 
-    private final GenerationOptions options;
-    private final SplittableRandom random;
-
-    Sampler(GenerationOptions options) {
-        this.options = options;
-        this.random = options.seed() != null ? new SplittableRandom(options.seed()) : new SplittableRandom();
+    private Sampler() {
     }
 
-    int next(float[] logits, int offset, int vocab, int generated, int[] eosIds) {
+    /** The token for {@code vocab} logits at {@code offset}. */
+    public static int sample(float[] logits, int offset, int vocab, SamplingParams params, int[] eosIds) {
         float[] row = Arrays.copyOfRange(logits, offset, offset + vocab);
-        if (generated < options.minNewTokens()) {
+        if (params.suppressEos()) {
             for (int eos : eosIds) {
                 if (eos >= 0 && eos < vocab) {
                     row[eos] = Float.NEGATIVE_INFINITY;
                 }
             }
         }
-        if (!options.doSample()) {
+        if (params.greedy()) {
             return argmax(row);
         }
-        double temperature = options.temperature() == null ? 1.0 : options.temperature();
+        double temperature = params.temperature();
         float max = row[argmax(row)];
         // Probabilities relative to the best token; the normaliser runs over the whole vocabulary.
         double total = 0;
@@ -54,8 +49,8 @@ final class Sampler {
         }
         Arrays.sort(keys, 0, n);
         int keep = n;
-        if (options.topK() != null && options.topK() > 0) {
-            keep = Math.min(keep, options.topK());
+        if (params.topK() > 0) {
+            keep = Math.min(keep, params.topK());
         }
         double[] p = new double[keep];
         double kept = 0;
@@ -63,12 +58,12 @@ final class Sampler {
             p[i] = Math.exp((row[(int) keys[i]] - max) / temperature) / total;
             kept += p[i];
         }
-        if (options.topP() < 1.0) {
+        if (params.topP() < 1.0) {
             // top-k (if any) then top-p, both over probabilities renormalised as transformers does.
             double cumulative = 0;
             for (int i = 0; i < keep; i++) {
                 cumulative += p[i] / kept;
-                if (cumulative >= options.topP()) {
+                if (cumulative >= params.topP()) {
                     keep = i + 1;
                     break;
                 }
@@ -78,7 +73,7 @@ final class Sampler {
         for (int i = 0; i < keep; i++) {
             sum += p[i];
         }
-        double u = random.nextDouble() * sum;
+        double u = params.uniform() * sum;
         for (int i = 0; i < keep; i++) {
             u -= p[i];
             if (u < 0) {
@@ -89,7 +84,7 @@ final class Sampler {
     }
 
     /** Index of the largest logit; the first one on ties, as torch.argmax. */
-    static int argmax(float[] row) {
+    public static int argmax(float[] row) {
         int best = 0;
         for (int i = 1; i < row.length; i++) {
             if (row[i] > row[best]) {

@@ -1,0 +1,51 @@
+package dev.miij.backend;
+
+import dev.miij.GenerationOptions;
+
+/**
+ * How to choose one row's next token: greedy argmax, or a draw after temperature, top-k and top-p,
+ * with the end-of-sequence ids masked while {@code min_new_tokens} is not reached yet.
+ *
+ * <p>The draw's randomness is counter-based: the uniform number comes from {@code (seed, step)}
+ * alone ({@link #uniform(long, long)}), so a request's tokens depend on its seed and on how many
+ * tokens it has generated, never on its batch mates, on the backend, or on what ran before.
+ *
+ * @param greedy      argmax, ignoring temperature, top-k, top-p and the seed
+ * @param temperature divides the logits (1 = unchanged)
+ * @param topK        keep the k most likely tokens; 0 or less keeps all
+ * @param topP        then keep the smallest most-likely prefix whose mass reaches topP; 1 keeps all
+ * @param suppressEos mask the end-of-sequence ids (min_new_tokens not reached)
+ * @param seed        the request's random seed
+ * @param step        tokens generated so far: the counter of the draw
+ */
+public record SamplingParams(boolean greedy, double temperature, int topK, double topP, boolean suppressEos, long seed,
+                             int step) {
+
+    /** Greedy argmax with nothing masked. */
+    public static final SamplingParams GREEDY = new SamplingParams(true, 1.0, 0, 1.0, false, 0, 0);
+
+    /** A request's parameters for the draw of its token number {@code generated} (0-based). */
+    public static SamplingParams of(GenerationOptions o, long seed, int generated) {
+        return new SamplingParams(!o.doSample(), o.temperature() == null ? 1.0 : o.temperature(),
+                o.topK() == null ? 0 : o.topK(), o.topP(), generated < o.minNewTokens(), seed, generated);
+    }
+
+    /** This draw's uniform number in [0, 1). */
+    public double uniform() {
+        return uniform(seed, step);
+    }
+
+    /**
+     * A uniform number in [0, 1) from a seed and a counter: SplitMix64's finaliser over the mixed
+     * seed plus the counter times the golden ratio, top 53 bits. Device samplers compute the same.
+     */
+    public static double uniform(long seed, long step) {
+        return (mix(mix(seed) + step * 0x9E3779B97F4A7C15L) >>> 11) * 0x1.0p-53;
+    }
+
+    static long mix(long z) {
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
+}
