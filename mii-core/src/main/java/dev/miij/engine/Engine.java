@@ -53,7 +53,9 @@ public final class Engine implements AutoCloseable {
         this.model = model;
         this.detokenizer = detokenizer;
         this.eosIds = eosIds.clone();
-        int numBlocks = config.numKvBlocks() > 0 ? config.numKvBlocks() : KvSizing.blocks(model, config);
+        KvSizing.Plan kv = KvSizing.plan(model, config);
+        LOG.info(kv.describe(config.kvBlockSize()));
+        int numBlocks = kv.blocks();
         this.cache = model.newKvCache(numBlocks, config.kvBlockSize());
         this.blocks = new BlockManager(numBlocks, config.kvBlockSize(), config.prefixCaching());
         this.scheduler = new Scheduler(blocks, config.maxRaggedBatchSize(), config.maxRaggedSequenceCount(),
