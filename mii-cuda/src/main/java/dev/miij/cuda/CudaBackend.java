@@ -17,7 +17,8 @@ import dev.miij.model.DType;
 import dev.miij.model.TensorData;
 import java.lang.foreign.MemorySegment;
 import java.util.EnumSet;
-import java.util.LinkedHashSet;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Set;
 import java.util.logging.Logger;
 
@@ -41,6 +42,7 @@ public final class CudaBackend implements Backend {
     private static final long WORKSPACE_BYTES = 64L << 20;
     private static final long GEMM_WORKSPACE_BYTES = 32L << 20;
     private static final int MAX_HEAD_DIM = 256;
+    private static final long HEADROOM_BYTES = 512L << 20;
 
     private final int ordinal;
     private final int device;
@@ -67,7 +69,8 @@ public final class CudaBackend implements Backend {
     private final CublasLt blas;
     private final PinnedStaging staging;
     private final Workspace workspace;
-    private final Set<Long> owned = new LinkedHashSet<>();
+    private final Map<Long, Long> owned = new LinkedHashMap<>();
+    private long ownedBytes;
     private final Set<DType> convertedTypes = EnumSet.noneOf(DType.class);
 
     // Deferred operations awaiting a possible fusion partner (see the class comment).
@@ -150,14 +153,18 @@ public final class CudaBackend implements Backend {
     // ---- Memory ----
 
     private long allocOwned(long bytes) {
-        long p = CudaDriver.memAlloc(Math.max(bytes, 2));
-        owned.add(p);
+        long size = Math.max(bytes, 2);
+        long p = CudaDriver.memAlloc(size);
+        owned.put(p, size);
+        ownedBytes += size;
         return p;
     }
 
     void free(long ptr) {
         current();
-        if (owned.remove(ptr)) {
+        Long size = owned.remove(ptr);
+        if (size != null) {
+            ownedBytes -= size;
             CudaDriver.streamSynchronize(stream);
             CudaDriver.memFree(ptr);
         }
@@ -303,6 +310,27 @@ public final class CudaBackend implements Backend {
     @Override
     public long kvBlockBytes(int layers, int kvHeads, int headDim, int blockSize) {
         return CudaKvCache.bytes(layers, kvHeads, headDim, 1, blockSize);
+    }
+
+    /**
+     * {@code memoryUtilization} of the device's memory less what this backend holds (weights,
+     * parameters, the KV caches still allocated, the GEMM workspace and the step workspace, grown to
+     * the largest step run so far), and never more than what is free less {@value #HEADROOM_BYTES}
+     * bytes for the driver and libraries. Replicas that share a GPU each pass their share.
+     */
+    @Override
+    public long kvCacheBudget(double memoryUtilization) {
+        beginStep(); // the workspace's slab grows to the largest step seen, so the free memory counts it
+        CudaDriver.streamSynchronize(stream);
+        long[] info = CudaDriver.memInfo();
+        long held = ownedBytes + workspace.slabBytes() + GEMM_WORKSPACE_BYTES;
+        long share = (long) (memoryUtilization * info[1]) - held;
+        return Math.max(0, Math.min(share, info[0] - HEADROOM_BYTES));
+    }
+
+    /** Device bytes this backend holds (weights, parameters, KV caches, workspaces). */
+    public long allocatedBytes() {
+        return ownedBytes + workspace.slabBytes() + GEMM_WORKSPACE_BYTES;
     }
 
     /** {free, total} bytes of the device's memory. */
@@ -591,10 +619,11 @@ public final class CudaBackend implements Backend {
     public void close() {
         current();
         CudaDriver.streamSynchronize(stream);
-        for (long p : owned) {
+        for (long p : owned.keySet()) {
             CudaDriver.memFree(p);
         }
         owned.clear();
+        ownedBytes = 0;
         workspace.close();
         staging.close();
         blas.close();
