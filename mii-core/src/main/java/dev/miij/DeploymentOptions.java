@@ -1,5 +1,6 @@
 package dev.miij;
 
+import dev.miij.backend.Devices;
 import dev.miij.engine.EngineConfig;
 
 /**
@@ -14,13 +15,18 @@ import dev.miij.engine.EngineConfig;
  * @param restfulApiPort    HTTP port (MII default 28080)
  * @param maxLength         default max_length of requests
  * @param apiKey            Bearer key required by the HTTP APIs, or null
- * @param engine            engine settings of each replica
+ * @param engine            engine settings of each replica (gpu_memory_utilization among them)
+ * @param device            "cpu", "cuda" (replicas spread over the GPUs: cuda:0, cuda:1, ...) or "cuda:N"
+ *                          (every replica on GPU N); null picks cuda where a usable GPU is present, else cpu.
+ *                          Replicas that share a GPU split its gpu_memory_utilization.
  */
 public record DeploymentOptions(String deploymentName, int tensorParallel, int replicaNum, int portNumber,
                                 boolean enableRestfulApi, String restfulApiHost, int restfulApiPort, Integer maxLength,
-                                String apiKey, EngineConfig engine) {
+                                String apiKey, EngineConfig engine, String device) {
 
     public DeploymentOptions {
+        Devices.Device d = Devices.parse(device);
+        device = d == null ? null : d.toString();
         if (tensorParallel != 1) {
             throw MiiException.invalid("tensor_parallel must be 1 on the CPU backend, got " + tensorParallel);
         }
@@ -36,34 +42,38 @@ public record DeploymentOptions(String deploymentName, int tensorParallel, int r
     }
 
     public static DeploymentOptions defaults() {
-        return new DeploymentOptions(null, 1, 1, 50050, false, "127.0.0.1", 28080, null, null, EngineConfig.defaults());
+        return new DeploymentOptions(null, 1, 1, 50050, false, "127.0.0.1", 28080, null, null, EngineConfig.defaults(), null);
     }
 
     public DeploymentOptions withDeploymentName(String v) {
-        return new DeploymentOptions(v, tensorParallel, replicaNum, portNumber, enableRestfulApi, restfulApiHost, restfulApiPort, maxLength, apiKey, engine);
+        return new DeploymentOptions(v, tensorParallel, replicaNum, portNumber, enableRestfulApi, restfulApiHost, restfulApiPort, maxLength, apiKey, engine, device);
     }
 
     public DeploymentOptions withReplicaNum(int v) {
-        return new DeploymentOptions(deploymentName, tensorParallel, v, portNumber, enableRestfulApi, restfulApiHost, restfulApiPort, maxLength, apiKey, engine);
+        return new DeploymentOptions(deploymentName, tensorParallel, v, portNumber, enableRestfulApi, restfulApiHost, restfulApiPort, maxLength, apiKey, engine, device);
     }
 
     public DeploymentOptions withPortNumber(int v) {
-        return new DeploymentOptions(deploymentName, tensorParallel, replicaNum, v, enableRestfulApi, restfulApiHost, restfulApiPort, maxLength, apiKey, engine);
+        return new DeploymentOptions(deploymentName, tensorParallel, replicaNum, v, enableRestfulApi, restfulApiHost, restfulApiPort, maxLength, apiKey, engine, device);
     }
 
     public DeploymentOptions withRestfulApi(boolean enable, String host, int port) {
-        return new DeploymentOptions(deploymentName, tensorParallel, replicaNum, portNumber, enable, host, port, maxLength, apiKey, engine);
+        return new DeploymentOptions(deploymentName, tensorParallel, replicaNum, portNumber, enable, host, port, maxLength, apiKey, engine, device);
     }
 
     public DeploymentOptions withApiKey(String v) {
-        return new DeploymentOptions(deploymentName, tensorParallel, replicaNum, portNumber, enableRestfulApi, restfulApiHost, restfulApiPort, maxLength, v, engine);
+        return new DeploymentOptions(deploymentName, tensorParallel, replicaNum, portNumber, enableRestfulApi, restfulApiHost, restfulApiPort, maxLength, v, engine, device);
     }
 
     public DeploymentOptions withEngine(EngineConfig v) {
-        return new DeploymentOptions(deploymentName, tensorParallel, replicaNum, portNumber, enableRestfulApi, restfulApiHost, restfulApiPort, maxLength, apiKey, v);
+        return new DeploymentOptions(deploymentName, tensorParallel, replicaNum, portNumber, enableRestfulApi, restfulApiHost, restfulApiPort, maxLength, apiKey, v, device);
     }
 
     public DeploymentOptions withMaxLength(Integer v) {
-        return new DeploymentOptions(deploymentName, tensorParallel, replicaNum, portNumber, enableRestfulApi, restfulApiHost, restfulApiPort, v, apiKey, engine);
+        return new DeploymentOptions(deploymentName, tensorParallel, replicaNum, portNumber, enableRestfulApi, restfulApiHost, restfulApiPort, v, apiKey, engine, device);
+    }
+
+    public DeploymentOptions withDevice(String v) {
+        return new DeploymentOptions(deploymentName, tensorParallel, replicaNum, portNumber, enableRestfulApi, restfulApiHost, restfulApiPort, maxLength, apiKey, engine, v);
     }
 }

@@ -3,7 +3,8 @@ package dev.miij;
 import dev.miij.arch.Architectures;
 import dev.miij.arch.DecoderModel;
 import dev.miij.arch.TransformerSpec;
-import dev.miij.backend.cpu.CpuBackend;
+import dev.miij.backend.Backend;
+import dev.miij.backend.Devices;
 import dev.miij.engine.Detokenizer;
 import dev.miij.engine.Engine;
 import dev.miij.engine.StreamListener;
@@ -45,8 +46,10 @@ public final class Pipeline implements AutoCloseable {
         // A tokenizer.json may carry truncation or padding meant for training; generation needs neither.
         this.tokenizer = Tokenizer.fromModelFolder(folder.dir()).withoutTruncationAndPadding();
         this.weights = folder.openWeights();
+        Backend backend = null;
         try {
-            this.model = new DecoderModel(spec, weights, new CpuBackend());
+            backend = Devices.open(options.device());
+            this.model = new DecoderModel(spec, weights, backend);
             this.eosIds = eosIds(folder, tokenizer);
             this.engine = new Engine(model, options.engine(), () -> {
                 StreamDecoder d = tokenizer.newStreamDecoder(true);
@@ -63,6 +66,9 @@ public final class Pipeline implements AutoCloseable {
                 };
             }, eosIds);
         } catch (RuntimeException e) {
+            if (backend != null) {
+                backend.close(); // device memory and contexts are not the garbage collector's
+            }
             weights.close();
             throw e;
         }
@@ -166,6 +172,7 @@ public final class Pipeline implements AutoCloseable {
     @Override
     public void close() {
         engine.close();
+        model.close();
         weights.close();
     }
 }

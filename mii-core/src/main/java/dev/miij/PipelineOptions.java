@@ -1,26 +1,43 @@
 package dev.miij;
 
+import dev.miij.backend.Devices;
 import dev.miij.engine.EngineConfig;
 
 /**
  * How a pipeline runs its model: the engine's knobs and the device.
  *
- * @param engine  scheduler and KV-cache settings (FastGen's names and defaults)
- * @param backend "cpu" (the only backend in this module)
+ * <pre>{@code
+ * Mii.pipeline("path/to/model", PipelineOptions.defaults().withDevice("cuda:1"));
+ * }</pre>
+ *
+ * @param engine scheduler and KV-cache settings (FastGen's names and defaults)
+ * @param device "cpu", "cuda" or "cuda:N"; null (the default) picks cuda where a usable GPU is
+ *               present and the CUDA backend (mii-cuda) is on the class path, else cpu
  */
-public record PipelineOptions(EngineConfig engine, String backend) {
+public record PipelineOptions(EngineConfig engine, String device) {
 
     public PipelineOptions {
-        if (!"cpu".equals(backend)) {
-            throw MiiException.invalid("unknown backend '" + backend + "'; available: cpu");
+        if (engine == null) {
+            throw MiiException.invalid("engine options must not be null");
         }
+        Devices.Device d = Devices.parse(device);
+        device = d == null ? null : d.toString();
     }
 
     public static PipelineOptions defaults() {
-        return new PipelineOptions(EngineConfig.defaults(), "cpu");
+        return new PipelineOptions(EngineConfig.defaults(), null);
     }
 
     public PipelineOptions withEngine(EngineConfig e) {
-        return new PipelineOptions(e, backend);
+        return new PipelineOptions(e, device);
+    }
+
+    public PipelineOptions withDevice(String d) {
+        return new PipelineOptions(engine, d);
+    }
+
+    /** Same as {@code engine().withGpuMemoryUtilization(v)}: the fraction of a GPU's memory to use (0.9). */
+    public PipelineOptions withGpuMemoryUtilization(double v) {
+        return new PipelineOptions(engine.withGpuMemoryUtilization(v), device);
     }
 }

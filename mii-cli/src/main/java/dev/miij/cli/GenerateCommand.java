@@ -46,6 +46,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Mixin
     EngineFlags engineFlags = new EngineFlags();
 
+    @Mixin
+    DeviceFlags deviceFlags = new DeviceFlags();
+
     @Parameters(paramLabel = "PROMPT", arity = "1..*", description = "Prompts.")
     List<String> prompts;
 
@@ -59,7 +62,7 @@ final class GenerateCommand implements Callable<Integer> {
         if (debug) {
             System.err.println(CpuBackend.describe());
         }
-        try (Pipeline pipe = Mii.pipeline(DefaultModel.resolve(model), pipelineOptions)) {
+        try (Pipeline pipe = Mii.pipeline(DefaultModel.resolve(model), deviceFlags.applyTo(pipelineOptions))) {
             List<Response> responses;
             if (stream && !json) {
                 responses = new ArrayList<>();

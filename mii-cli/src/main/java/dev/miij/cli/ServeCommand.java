@@ -1,6 +1,7 @@
 package dev.miij.cli;
 
 import dev.miij.DeploymentOptions;
+import dev.miij.backend.Devices;
 import dev.miij.server.deploy.Deployment;
 import dev.miij.server.deploy.DeploymentSpec;
 import dev.miij.server.deploy.LogSetup;
@@ -65,13 +66,20 @@ final class ServeCommand implements Callable<Integer> {
     @Mixin
     EngineFlags engineFlags = new EngineFlags();
 
+    @Mixin
+    DeviceFlags deviceFlags = new DeviceFlags();
+
     @Override
     public Integer call() throws InterruptedException {
         LogSetup.install("frontend", debug);
         DeploymentOptions options = DeploymentOptions.defaults().withDeploymentName(deploymentName)
                 .withReplicaNum(replicaNum).withPortNumber(port).withRestfulApi(enableRestfulApi, host, restfulApiPort)
                 .withApiKey(apiKey == null || apiKey.isBlank() ? null : apiKey).withMaxLength(maxLength)
-                .withEngine(engineFlags.toConfig());
+                .withEngine(deviceFlags.applyTo(engineFlags.toConfig()))
+                .withDevice(deviceFlags.device());
+        if (deviceFlags.device() != null) {
+            Devices.resolve(deviceFlags.device()); // a GPU asked for and absent: say so now, not in every replica's log
+        }
         DeploymentSpec spec = DeploymentSpec.of(DefaultModel.resolve(model), options);
         Deployment deployment = new Deployment(spec, Registry.fromEnvironment(), null);
         Thread hook = new Thread(deployment::shutdown, "mii-shutdown");

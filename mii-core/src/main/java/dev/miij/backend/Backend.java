@@ -52,6 +52,16 @@ public interface Backend extends AutoCloseable {
     /** Bytes one KV block takes, for sizing the cache from a memory budget. */
     long kvBlockBytes(int layers, int kvHeads, int headDim, int blockSize);
 
+    /**
+     * Bytes the KV cache may take on this backend's device: {@code memoryUtilization} of the device's
+     * memory less what this backend already holds (weights, and the activations of the largest step
+     * run so far, so the engine runs a warm-up step first). -1 where the cache lives on the Java
+     * heap and the engine sizes it itself (the CPU backend).
+     */
+    default long kvCacheBudget(double memoryUtilization) {
+        return -1;
+    }
+
     /** {@code out[r] = table[tokens[r]]}, converted to FP32. */
     void embed(Weight table, int[] tokens, Tensor out);
 

@@ -23,6 +23,16 @@ public interface BackendProvider {
     /** A backend on the device with this ordinal. */
     Backend create(int ordinal);
 
+    /** Devices of this kind present here (0 when {@link #available()} is false). Never throws. */
+    default int numDevices() {
+        return available() ? 1 : 0;
+    }
+
+    /** Why {@link #available()} is false, in words a user can act on. Never throws. */
+    default String unavailableReason() {
+        return "no usable " + name() + " device was found";
+    }
+
     /** The provider named {@code name} on the class path, if any. */
     static Optional<BackendProvider> find(String name) {
         for (BackendProvider p : ServiceLoader.load(BackendProvider.class)) {

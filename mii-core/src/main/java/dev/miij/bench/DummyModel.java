@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.miij.MiiException;
 import dev.miij.model.DType;
+import dev.miij.model.TensorData;
+import dev.miij.model.WeightSource;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
@@ -14,13 +16,17 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
+import java.util.stream.LongStream;
 
 /**
- * Writes a Llama-family model folder with random BF16 (or F16) weights of a real model's shape, the
- * usual way to measure speed without the real checkpoint. Written once into a cache folder and
- * reused.
+ * Random BF16 (or F16) weights of a real model's shape, the usual way to measure speed without the
+ * real checkpoint: a Llama-family model folder written once into a cache folder and reused
+ * ({@link #ensure}), or, where the weights are copied to a device anyway, a {@link WeightSource} in
+ * native memory that writes no file ({@link #inMemory}).
  */
 public final class DummyModel {
 
@@ -30,6 +36,7 @@ public final class DummyModel {
     }
 
     public static final Map<String, Shape> SHAPES = Map.of(
+            "llama-3-8b", new Shape("llama-3-8b", 4096, 32, 32, 8, 14336, 128256, false),
             "llama-3.2-1b", new Shape("llama-3.2-1b", 2048, 16, 32, 8, 8192, 128256, true),
             "tiny", new Shape("tiny", 256, 4, 8, 2, 768, 4096, true),
             "small", new Shape("small", 768, 8, 12, 4, 2048, 32000, true));
@@ -72,6 +79,11 @@ public final class DummyModel {
     }
 
     private static void writeConfig(Shape s, DType dtype, Path file) throws IOException {
+        new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(file.toFile(), config(s, dtype));
+    }
+
+    /** The config.json of a shape (Llama 3 RoPE scaling, 128k context). */
+    public static ObjectNode config(Shape s, DType dtype) {
         ObjectMapper om = new ObjectMapper();
         ObjectNode c = om.createObjectNode();
         c.put("model_type", "llama");
@@ -93,10 +105,11 @@ public final class DummyModel {
         scaling.put("low_freq_factor", 1.0);
         scaling.put("high_freq_factor", 4.0);
         scaling.put("original_max_position_embeddings", 8192);
-        om.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), c);
+        return c;
     }
 
-    private static void writeWeights(Shape s, DType dtype, Path file) throws IOException {
+    /** Tensor names and shapes of a Llama-family checkpoint of shape {@code s}, in checkpoint order. */
+    static Map<String, long[]> tensors(Shape s) {
         int h = s.hidden();
         int kv = s.kvHeads() * (h / s.heads());
         Map<String, long[]> tensors = new LinkedHashMap<>();
@@ -117,6 +130,11 @@ public final class DummyModel {
         if (!s.tied()) {
             tensors.put("lm_head.weight", new long[] {s.vocab(), h});
         }
+        return tensors;
+    }
+
+    private static void writeWeights(Shape s, DType dtype, Path file) throws IOException {
+        Map<String, long[]> tensors = tensors(s);
         StringBuilder header = new StringBuilder("{");
         long offset = 0;
         for (var e : tensors.entrySet()) {
@@ -166,5 +184,85 @@ public final class DummyModel {
             }
             seg.force();
         }
+    }
+
+    /**
+     * Random BF16 weights of shape {@code s} in native memory, no file written: one pool of random
+     * values as large as the largest tensor, generated once in parallel, of which every matrix is a
+     * slice at its own offset (norm weights are 1). Meant for backends that copy weights to their
+     * device (the CUDA backend); a CPU backend would compute on the shared pages, so it reads the
+     * file {@link #ensure} writes instead. Closing the source frees the pool.
+     */
+    public static WeightSource inMemory(Shape s) {
+        Map<String, long[]> shapes = tensors(s);
+        long largest = 0;
+        long longestVector = 0;
+        for (long[] d : shapes.values()) {
+            long bytes = 2 * Arrays.stream(d).reduce(1, Math::multiplyExact);
+            if (d.length == 1) {
+                longestVector = Math.max(longestVector, bytes);
+            } else {
+                largest = Math.max(largest, bytes);
+            }
+        }
+        Arena arena = Arena.ofShared();
+        MemorySegment pool = arena.allocate(largest, 64);
+        fillRandomBf16(pool, 0x9E3779B97F4A7C15L);
+        MemorySegment ones = arena.allocate(longestVector, 64);
+        for (long i = 0; i < longestVector; i += 2) {
+            ones.set(ValueLayout.JAVA_SHORT_UNALIGNED, i, (short) (Float.floatToRawIntBits(1f) >>> 16));
+        }
+        long poolBytes = largest;
+        return new WeightSource() {
+            @Override
+            public Set<String> names() {
+                return shapes.keySet();
+            }
+
+            @Override
+            public TensorData get(String name) {
+                long[] d = shapes.get(name);
+                if (d == null) {
+                    throw MiiException.corrupt("dummy checkpoint has no tensor " + name);
+                }
+                long bytes = 2 * Arrays.stream(d).reduce(1, Math::multiplyExact);
+                if (d.length == 1) {
+                    return new TensorData(name, DType.BF16, d, ones.asSlice(0, bytes));
+                }
+                // A different window of the pool for each tensor, so that layers do not hold equal weights.
+                long room = (poolBytes - bytes) / 64;
+                long offset = room == 0 ? 0 : Math.floorMod(mix(name.hashCode()), room + 1) * 64;
+                return new TensorData(name, DType.BF16, d, pool.asSlice(offset, bytes));
+            }
+
+            @Override
+            public void close() {
+                arena.close();
+            }
+        };
+    }
+
+    private static long mix(long x) {
+        x = (x ^ (x >>> 33)) * 0xff51afd7ed558ccdL;
+        x = (x ^ (x >>> 33)) * 0xc4ceb9fe1a85ec53L;
+        return x ^ (x >>> 33);
+    }
+
+    /** Small uniform BF16 values in [-0.04, 0.04), chunk by chunk in parallel (a gigabyte in well under a second). */
+    static void fillRandomBf16(MemorySegment m, long seed) {
+        long chunk = 8L << 20;
+        long chunks = (m.byteSize() + chunk - 1) / chunk;
+        LongStream.range(0, chunks).parallel().forEach(c -> {
+            long from = c * chunk;
+            long to = Math.min(m.byteSize(), from + chunk) & ~1L;
+            long x = mix(seed + c) | 1;
+            for (long pos = from; pos < to; pos += 2) {
+                x ^= x << 13;
+                x ^= x >>> 7;
+                x ^= x << 17;
+                float v = ((x >>> 40) / (float) (1L << 24) - 0.5f) * 0.08f;
+                m.set(ValueLayout.JAVA_SHORT_UNALIGNED, pos, (short) (Float.floatToRawIntBits(v) >>> 16));
+            }
+        });
     }
 }

@@ -12,9 +12,15 @@ import dev.miij.MiiException;
  * @param numKvBlocks            KV blocks to allocate; 0 = size from {@code kvCacheMemoryBytes}
  * @param kvCacheMemoryBytes     memory budget of the KV cache when numKvBlocks is 0; 0 = automatic
  * @param prefixCaching          reuse the KV blocks of identical prompt prefixes, default true
+ * @param gpuMemoryUtilization   on a GPU, the fraction of device memory this engine may use (weights,
+ *                               activations and the KV cache, which gets what is left), default 0.9;
+ *                               unused on the CPU
  */
 public record EngineConfig(int maxRaggedBatchSize, int maxRaggedSequenceCount, int maxTrackedSequences,
-                           int kvBlockSize, int numKvBlocks, long kvCacheMemoryBytes, boolean prefixCaching) {
+                           int kvBlockSize, int numKvBlocks, long kvCacheMemoryBytes, boolean prefixCaching,
+                           double gpuMemoryUtilization) {
+
+    public static final double DEFAULT_GPU_MEMORY_UTILIZATION = 0.9;
 
     public EngineConfig {
         if (maxRaggedBatchSize <= 0) {
@@ -35,6 +41,16 @@ public record EngineConfig(int maxRaggedBatchSize, int maxRaggedSequenceCount, i
         if (kvCacheMemoryBytes < 0) {
             throw MiiException.invalid("KV cache memory must not be negative, got " + kvCacheMemoryBytes);
         }
+        if (!(gpuMemoryUtilization > 0 && gpuMemoryUtilization <= 1)) {
+            throw MiiException.invalid("gpu_memory_utilization must be in (0, 1], got " + gpuMemoryUtilization);
+        }
+    }
+
+    /** The default gpu_memory_utilization (0.9). */
+    public EngineConfig(int maxRaggedBatchSize, int maxRaggedSequenceCount, int maxTrackedSequences,
+                        int kvBlockSize, int numKvBlocks, long kvCacheMemoryBytes, boolean prefixCaching) {
+        this(maxRaggedBatchSize, maxRaggedSequenceCount, maxTrackedSequences, kvBlockSize, numKvBlocks,
+                kvCacheMemoryBytes, prefixCaching, DEFAULT_GPU_MEMORY_UTILIZATION);
     }
 
     public static EngineConfig defaults() {
@@ -42,26 +58,30 @@ public record EngineConfig(int maxRaggedBatchSize, int maxRaggedSequenceCount, i
     }
 
     public EngineConfig withMaxRaggedBatchSize(int v) {
-        return new EngineConfig(v, maxRaggedSequenceCount, maxTrackedSequences, kvBlockSize, numKvBlocks, kvCacheMemoryBytes, prefixCaching);
+        return new EngineConfig(v, maxRaggedSequenceCount, maxTrackedSequences, kvBlockSize, numKvBlocks, kvCacheMemoryBytes, prefixCaching, gpuMemoryUtilization);
     }
 
     public EngineConfig withKvBlockSize(int v) {
-        return new EngineConfig(maxRaggedBatchSize, maxRaggedSequenceCount, maxTrackedSequences, v, numKvBlocks, kvCacheMemoryBytes, prefixCaching);
+        return new EngineConfig(maxRaggedBatchSize, maxRaggedSequenceCount, maxTrackedSequences, v, numKvBlocks, kvCacheMemoryBytes, prefixCaching, gpuMemoryUtilization);
     }
 
     public EngineConfig withNumKvBlocks(int v) {
-        return new EngineConfig(maxRaggedBatchSize, maxRaggedSequenceCount, maxTrackedSequences, kvBlockSize, v, kvCacheMemoryBytes, prefixCaching);
+        return new EngineConfig(maxRaggedBatchSize, maxRaggedSequenceCount, maxTrackedSequences, kvBlockSize, v, kvCacheMemoryBytes, prefixCaching, gpuMemoryUtilization);
     }
 
     public EngineConfig withKvCacheMemoryBytes(long v) {
-        return new EngineConfig(maxRaggedBatchSize, maxRaggedSequenceCount, maxTrackedSequences, kvBlockSize, numKvBlocks, v, prefixCaching);
+        return new EngineConfig(maxRaggedBatchSize, maxRaggedSequenceCount, maxTrackedSequences, kvBlockSize, numKvBlocks, v, prefixCaching, gpuMemoryUtilization);
     }
 
     public EngineConfig withPrefixCaching(boolean v) {
-        return new EngineConfig(maxRaggedBatchSize, maxRaggedSequenceCount, maxTrackedSequences, kvBlockSize, numKvBlocks, kvCacheMemoryBytes, v);
+        return new EngineConfig(maxRaggedBatchSize, maxRaggedSequenceCount, maxTrackedSequences, kvBlockSize, numKvBlocks, kvCacheMemoryBytes, v, gpuMemoryUtilization);
     }
 
     public EngineConfig withMaxRaggedSequenceCount(int v) {
-        return new EngineConfig(maxRaggedBatchSize, v, maxTrackedSequences, kvBlockSize, numKvBlocks, kvCacheMemoryBytes, prefixCaching);
+        return new EngineConfig(maxRaggedBatchSize, v, maxTrackedSequences, kvBlockSize, numKvBlocks, kvCacheMemoryBytes, prefixCaching, gpuMemoryUtilization);
+    }
+
+    public EngineConfig withGpuMemoryUtilization(double v) {
+        return new EngineConfig(maxRaggedBatchSize, maxRaggedSequenceCount, maxTrackedSequences, kvBlockSize, numKvBlocks, kvCacheMemoryBytes, prefixCaching, v);
     }
 }

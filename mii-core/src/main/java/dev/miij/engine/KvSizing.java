@@ -24,6 +24,10 @@ final class KvSizing {
     }
 
     static Plan plan(DecoderModel model, EngineConfig config) {
+        Plan onDevice = DeviceKvSizing.plan(model, config); // null where the cache lives on the Java heap
+        if (onDevice != null) {
+            return onDevice;
+        }
         Runtime rt = Runtime.getRuntime();
         long freeHeap = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
         return plan(model.kvBlockBytes(config.kvBlockSize()), model.spec().numLayers(), model.spec().maxPositions(),

@@ -21,8 +21,9 @@ import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.IdentityHashMap;
-import java.util.Map;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
+import java.util.Map;
 import java.util.Set;
 import java.util.logging.Logger;
 
@@ -60,6 +61,7 @@ public final class CudaBackend implements Backend {
 
     /** How the operations of the current step run. */
     private enum Mode { EAGER, CAPTURE, REPLAY }
+    private static final long HEADROOM_BYTES = 512L << 20;
 
     private final int ordinal;
     private final int device;
@@ -96,7 +98,8 @@ public final class CudaBackend implements Backend {
     private final CublasLt blas;
     private final PinnedStaging staging;
     private final Workspace workspace;
-    private final Set<Long> owned = new LinkedHashSet<>();
+    private final Map<Long, Long> owned = new LinkedHashMap<>();
+    private long ownedBytes;
     private final Set<DType> convertedTypes = EnumSet.noneOf(DType.class);
 
     // Deferred operations awaiting a possible fusion partner (see the class comment).
@@ -195,14 +198,18 @@ public final class CudaBackend implements Backend {
     // ---- Memory ----
 
     private long allocOwned(long bytes) {
-        long p = CudaDriver.memAlloc(Math.max(bytes, 2));
-        owned.add(p);
+        long size = Math.max(bytes, 2);
+        long p = CudaDriver.memAlloc(size);
+        owned.put(p, size);
+        ownedBytes += size;
         return p;
     }
 
     void free(long ptr) {
         current();
-        if (owned.remove(ptr)) {
+        Long size = owned.remove(ptr);
+        if (size != null) {
+            ownedBytes -= size;
             CudaDriver.streamSynchronize(stream);
             CudaDriver.memFree(ptr);
         }
@@ -400,6 +407,27 @@ public final class CudaBackend implements Backend {
     @Override
     public long kvBlockBytes(int layers, int kvHeads, int headDim, int blockSize) {
         return CudaKvCache.bytes(layers, kvHeads, headDim, 1, blockSize);
+    }
+
+    /**
+     * {@code memoryUtilization} of the device's memory less what this backend holds (weights,
+     * parameters, the KV caches still allocated, the GEMM workspace and the step workspace, grown to
+     * the largest step run so far), and never more than what is free less {@value #HEADROOM_BYTES}
+     * bytes for the driver and libraries. Replicas that share a GPU each pass their share.
+     */
+    @Override
+    public long kvCacheBudget(double memoryUtilization) {
+        beginStep(); // the workspace's slab grows to the largest step seen, so the free memory counts it
+        CudaDriver.streamSynchronize(stream);
+        long[] info = CudaDriver.memInfo();
+        long held = ownedBytes + workspace.slabBytes() + GEMM_WORKSPACE_BYTES;
+        long share = (long) (memoryUtilization * info[1]) - held;
+        return Math.max(0, Math.min(share, info[0] - HEADROOM_BYTES));
+    }
+
+    /** Device bytes this backend holds (weights, parameters, KV caches, workspaces). */
+    public long allocatedBytes() {
+        return ownedBytes + workspace.slabBytes() + GEMM_WORKSPACE_BYTES;
     }
 
     /** {free, total} bytes of the device's memory. */
@@ -902,7 +930,7 @@ public final class CudaBackend implements Backend {
     public void close() {
         current();
         CudaDriver.streamSynchronize(stream);
-        for (long p : owned) {
+        for (long p : owned.keySet()) {
             CudaDriver.memFree(p);
         }
         owned.clear();
@@ -910,6 +938,7 @@ public final class CudaBackend implements Backend {
         inputs.close();
         CudaDriver.memFree(sampledDevice);
         CudaDriver.hostFree(sampledHost);
+        ownedBytes = 0;
         workspace.close();
         staging.close();
         blas.close();

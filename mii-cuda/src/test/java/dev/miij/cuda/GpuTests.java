@@ -23,7 +23,8 @@ public final class GpuTests {
     public static void main(String[] args) {
         LauncherDiscoveryRequest request = LauncherDiscoveryRequestBuilder.request()
                 .selectors(selectClass(CudaNoGpuTest.class), selectClass(CudaBackendOpsTest.class),
-                        selectClass(CudaFixtureModelsTest.class), selectClass(CudaSamplerTest.class))
+                        selectClass(CudaFixtureModelsTest.class), selectClass(CudaSamplerTest.class),
+                        selectClass(CudaDeviceTest.class))
                 .build();
         Launcher launcher = LauncherFactory.create();
         SummaryGeneratingListener summary = new SummaryGeneratingListener();

@@ -32,10 +32,11 @@ import java.util.regex.Pattern;
  * @param maxLength        default max_length of requests, or null
  * @param apiKey           Bearer key of the HTTP APIs, or null
  * @param engine           engine settings of each replica
+ * @param device           the replicas' device ("cpu", "cuda", "cuda:N"), or null to choose automatically
  */
 public record DeploymentSpec(String name, String model, String modelPath, int port, int replicaNum, String host,
                              boolean enableRestfulApi, int restfulApiPort, Integer maxLength, String apiKey,
-                             EngineConfig engine) {
+                             EngineConfig engine, String device) {
 
     public static final String ENV = "MII_DEPLOYMENT_SPEC";
 
@@ -59,7 +60,7 @@ public record DeploymentSpec(String name, String model, String modelPath, int po
         Path path = HfHub.resolve(model).toAbsolutePath().normalize();
         String name = o.deploymentName() != null && !o.deploymentName().isBlank() ? o.deploymentName() : defaultName(model);
         return new DeploymentSpec(name, model, path.toString(), o.portNumber(), o.replicaNum(), o.restfulApiHost(),
-                o.enableRestfulApi(), o.restfulApiPort(), o.maxLength(), o.apiKey(), o.engine());
+                o.enableRestfulApi(), o.restfulApiPort(), o.maxLength(), o.apiKey(), o.engine(), o.device());
     }
 
     /**
@@ -86,7 +87,7 @@ public record DeploymentSpec(String name, String model, String modelPath, int po
     /** The same spec without the API key, for processes that do not serve HTTP. */
     public DeploymentSpec withoutApiKey() {
         return new DeploymentSpec(name, model, modelPath, port, replicaNum, host, enableRestfulApi, restfulApiPort,
-                maxLength, null, engine);
+                maxLength, null, engine, device);
     }
 
     public String toJson() {

@@ -3,6 +3,8 @@ package dev.miij.server.deploy;
 import dev.miij.Mii;
 import dev.miij.Pipeline;
 import dev.miij.PipelineOptions;
+import dev.miij.backend.Devices;
+import dev.miij.engine.EngineConfig;
 import dev.miij.server.PipelineService;
 import dev.miij.server.grpc.ReplicaServer;
 import java.util.logging.Level;
@@ -45,7 +47,7 @@ public final class ReplicaMain {
         }
         Pipeline pipeline;
         try {
-            pipeline = Mii.pipeline(spec.modelPath(), PipelineOptions.defaults().withEngine(spec.engine()));
+            pipeline = Mii.pipeline(spec.modelPath(), options(spec, index));
         } catch (RuntimeException e) {
             LOG.log(Level.SEVERE, "cannot load " + spec.modelPath() + ": " + e.getMessage(), e);
             server.close();
@@ -59,5 +61,21 @@ public final class ReplicaMain {
         server.serve(new PipelineService(pipeline, spec.name(), spec.model()));
         LOG.info("serving " + spec.model() + " on 127.0.0.1:" + server.port() + " (pid " + ProcessHandle.current().pid() + ")");
         server.awaitTermination();
+    }
+
+    /**
+     * Replica {@code index}'s device and engine: with "cuda" (or none, on a GPU host) replicas go
+     * round-robin over the GPUs, and those that share one split its gpu_memory_utilization.
+     */
+    static PipelineOptions options(DeploymentSpec spec, int index) {
+        boolean cpu = "cpu".equals(spec.device());
+        Devices.Placement place = Devices.place(spec.device(), index, spec.replicaNum(), cpu ? 0 : Devices.gpuCount());
+        EngineConfig engine = spec.engine();
+        if (!place.device().equals("cpu") && place.sharedBy() > 1) {
+            engine = engine.withGpuMemoryUtilization(engine.gpuMemoryUtilization() / place.sharedBy());
+        }
+        LOG.info("replica " + index + " on " + place.device() + (place.device().equals("cpu") || place.sharedBy() == 1 ? ""
+                : " (shared by " + place.sharedBy() + " replicas, gpu_memory_utilization " + engine.gpuMemoryUtilization() + ")"));
+        return PipelineOptions.defaults().withEngine(engine).withDevice(place.device());
     }
 }

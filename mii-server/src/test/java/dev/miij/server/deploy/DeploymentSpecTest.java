@@ -36,6 +36,25 @@ class DeploymentSpecTest {
     }
 
     @Test
+    void theDeviceTravelsToTheReplicasWhichSplitASharedGpu() {
+        Path fixture = Path.of("../mii-core/src/test/resources/fixtures/llama2");
+        DeploymentSpec gpu = DeploymentSpec.of(fixture.toString(), DeploymentOptions.defaults().withReplicaNum(2)
+                .withDevice("cuda:0").withEngine(EngineConfig.defaults().withGpuMemoryUtilization(0.8)));
+        assertEquals("cuda:0", gpu.device());
+        assertEquals(gpu, DeploymentSpec.fromJson(gpu.toJson()));
+        assertEquals(gpu.device(), gpu.withoutApiKey().device());
+        // Both replicas on cuda:0: each gets half of its share.
+        for (int i = 0; i < 2; i++) {
+            assertEquals("cuda:0", ReplicaMain.options(gpu, i).device());
+            assertEquals(0.4, ReplicaMain.options(gpu, i).engine().gpuMemoryUtilization(), 1e-9);
+        }
+        DeploymentSpec cpu = DeploymentSpec.of(fixture.toString(), DeploymentOptions.defaults().withReplicaNum(2).withDevice("cpu"));
+        assertEquals("cpu", ReplicaMain.options(cpu, 1).device());
+        assertEquals(0.9, ReplicaMain.options(cpu, 1).engine().gpuMemoryUtilization(), 1e-9);
+        assertNull(DeploymentSpec.of(fixture.toString(), DeploymentOptions.defaults()).device(), "chosen by each replica");
+    }
+
+    @Test
     void badNamesAndPortsAreRefused() {
         Path fixture = Path.of("../mii-core/src/test/resources/fixtures/llama2");
         MiiException e = assertThrows(MiiException.class, () -> DeploymentSpec.of(fixture.toString(),
