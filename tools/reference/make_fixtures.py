@@ -7,7 +7,8 @@ For each architecture MII-J supports this writes OUT_DIR/NAME/ as a Hugging Face
 (config.json, safetensors, tokenizer.json, tokenizer_config.json, generation_config.json) plus
 reference.json: for each prompt its token ids, the FP32 logits of the prompt's last position, and
 a greedy continuation with the top-1/top-2 logit margin of every step, all computed by
-transformers in FP32 with eager attention and no KV cache (a full forward per step).
+transformers in FP32 with eager attention (SDPA where ATTENTION says) and no KV cache (a full forward
+per step).
 """
 import json
 import os
@@ -117,6 +118,10 @@ FIXTURES.update({
     "falcon40b": ("FalconConfig", dict(NOBIAS, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
                   num_kv_heads=2, max_position_embeddings=256, new_decoder_architecture=True, bias=False, alibi=False,
                   layer_norm_epsilon=1e-5), torch.float32, None),
+    # Falcon2-11b style: grouped qkv layout with one LayerNorm feeding attention and MLP.
+    "falcon2": ("FalconConfig", dict(NOBIAS, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                num_kv_heads=2, max_position_embeddings=256, new_decoder_architecture=True,
+                num_ln_in_parallel_attn=1, bias=False, alibi=False, layer_norm_epsilon=1e-5), torch.float32, None),
     # Falcon-RW style: ALiBi, per-head interleaved qkv, sequential blocks, biases.
     "falcon_rw": ("FalconConfig", dict(NOBIAS, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
                   max_position_embeddings=256, multi_query=False, parallel_attn=False, new_decoder_architecture=False,
@@ -155,6 +160,11 @@ FIXTURES.update({
 })
 
 
+# Attention implementation of the reference where eager is not what users run: Falcon's eager path
+# adds ALiBi twice (once to the scores, once through the mask); SDPA, its default, adds it once.
+ATTENTION = {"falcon_rw": "sdpa"}
+
+
 def randomize(model):
     """Larger-than-default random weights so that logits are peaked and greedy choices are robust."""
     g = torch.Generator().manual_seed(1234)
@@ -184,7 +194,8 @@ def greedy(model, ids):
 
 def build(name, cfg_class, cfg_args, dtype, shard):
     cfg = getattr(transformers, cfg_class)(**cfg_args)
-    model = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager").float()
+    attn = ATTENTION.get(name, "eager")
+    model = AutoModelForCausalLM.from_config(cfg, attn_implementation=attn).float()
     randomize(model)
     folder = os.path.join(out_dir, name)
     kwargs = {"max_shard_size": shard} if shard else {}
@@ -194,7 +205,7 @@ def build(name, cfg_class, cfg_args, dtype, shard):
                "model_max_length": 256, "tokenizer_class": "PreTrainedTokenizerFast"},
               open(os.path.join(folder, "tokenizer_config.json"), "w"), indent=1)
     # Reload from disk in FP32, exactly as a user of transformers would.
-    ref_model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, attn_implementation="eager").eval()
+    ref_model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, attn_implementation=attn).eval()
     cases = []
     for text in PROMPTS:
         ids = tokenizer.encode(text).ids
