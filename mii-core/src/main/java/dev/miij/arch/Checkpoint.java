@@ -29,16 +29,31 @@ final class Checkpoint {
     }
 
     boolean has(WeightNames.Role role, int layer, String suffix) {
-        return names.get(role) != null && source.contains(names.name(role, layer, suffix));
+        return names.get(role) != null && resolve(names.name(role, layer, suffix)) != null;
     }
 
     TensorData get(WeightNames.Role role, int layer, int expert, String suffix) {
         String name = names.name(role, layer, expert, suffix);
-        if (!source.contains(name)) {
+        String found = resolve(name);
+        if (found == null) {
             throw MiiException.corrupt("the checkpoint has no tensor " + name + ", which a " + spec.modelType()
                     + " model with this config.json needs");
         }
-        return source.get(name);
+        return source.get(found);
+    }
+
+    /**
+     * The stored name of a tensor: as named, or without the base-model prefix ("transformer.",
+     * "model.", ...) that checkpoints saved from the bare model lack (gpt2, bloom-560m, opt-*), as
+     * transformers accepts; null when neither is present.
+     */
+    private String resolve(String name) {
+        if (source.contains(name)) {
+            return name;
+        }
+        int dot = name.indexOf('.');
+        String bare = dot > 0 ? name.substring(dot + 1) : null;
+        return bare != null && source.contains(bare) ? bare : null;
     }
 
     /** A {@code [rows, cols]} matrix of a role ({@code expert} -1 when none). */

@@ -66,6 +66,46 @@ class ArchitecturesTest {
         }
     }
 
+    /** Checkpoints saved from the bare model (the hub's gpt2, bloom-560m) lack the "transformer." prefix. */
+    @Test
+    void tensorsWithoutTheBaseModelPrefixAreFound() {
+        ModelFolder folder = ModelFolder.open(Fixtures.dir("gpt2"));
+        TransformerSpec spec = Architectures.fromConfig(folder.config());
+        Fixtures.Case c = Fixtures.cases("gpt2").get(0);
+        try (WeightSource all = folder.openWeights()) {
+            WeightSource bare = new WeightSource() {
+                @Override
+                public Set<String> names() {
+                    Set<String> s = new HashSet<>();
+                    all.names().forEach(n -> s.add(n.replaceFirst("^transformer\\.", "")));
+                    return s;
+                }
+
+                @Override
+                public TensorData get(String n) {
+                    return all.get(all.contains(n) ? n : "transformer." + n);
+                }
+
+                @Override
+                public void close() {
+                }
+            };
+            assertTrue(!bare.contains("transformer.wte.weight") && bare.contains("wte.weight"));
+            DecoderModel model = new DecoderModel(spec, bare, new CpuBackend());
+            int n = c.promptIds().length;
+            int[] pos = new int[n];
+            for (int i = 0; i < n; i++) {
+                pos[i] = i;
+            }
+            dev.miij.backend.RaggedBatch batch = new dev.miij.backend.RaggedBatch(c.promptIds(), pos, pos,
+                    new int[] {0, n}, new int[] {n}, new int[][] {{0, 1, 2, 3}}, new int[] {n - 1});
+            float[] logits = model.forward(batch, model.newKvCache(4, 16));
+            for (int i = 0; i < logits.length; i++) {
+                assertEquals(c.firstLogits()[i], logits[i], 1e-4f * Math.max(1, Math.abs(c.firstLogits()[i])));
+            }
+        }
+    }
+
     @Test
     void unsupportedVariantsOfSupportedFamiliesSaySo() {
         ObjectNode phi = config("phi").put("qk_layernorm", true);
