@@ -1,6 +1,37 @@
 package dev.miij.arch;
 
-import dev.miij.MiiException;
+import static dev.miij.arch.WeightNames.Role.ATTN_NORM;
+import static dev.miij.arch.WeightNames.Role.DOWN;
+import static dev.miij.arch.WeightNames.Role.EMBED;
+import static dev.miij.arch.WeightNames.Role.EMBED_NORM;
+import static dev.miij.arch.WeightNames.Role.EXPERT_DOWN;
+import static dev.miij.arch.WeightNames.Role.EXPERT_GATE;
+import static dev.miij.arch.WeightNames.Role.EXPERT_UP;
+import static dev.miij.arch.WeightNames.Role.FINAL_NORM;
+import static dev.miij.arch.WeightNames.Role.GATE;
+import static dev.miij.arch.WeightNames.Role.GATE_UP;
+import static dev.miij.arch.WeightNames.Role.K;
+import static dev.miij.arch.WeightNames.Role.K_NORM;
+import static dev.miij.arch.WeightNames.Role.LM_HEAD;
+import static dev.miij.arch.WeightNames.Role.MLP_NORM;
+import static dev.miij.arch.WeightNames.Role.O;
+import static dev.miij.arch.WeightNames.Role.POSITIONS;
+import static dev.miij.arch.WeightNames.Role.POST_ATTN_NORM;
+import static dev.miij.arch.WeightNames.Role.POST_MLP_NORM;
+import static dev.miij.arch.WeightNames.Role.PROJECT_IN;
+import static dev.miij.arch.WeightNames.Role.PROJECT_OUT;
+import static dev.miij.arch.WeightNames.Role.Q;
+import static dev.miij.arch.WeightNames.Role.QKV;
+import static dev.miij.arch.WeightNames.Role.Q_NORM;
+import static dev.miij.arch.WeightNames.Role.ROUTER;
+import static dev.miij.arch.WeightNames.Role.SHARED_DOWN;
+import static dev.miij.arch.WeightNames.Role.SHARED_EXPERT_GATE;
+import static dev.miij.arch.WeightNames.Role.SHARED_GATE;
+import static dev.miij.arch.WeightNames.Role.SHARED_UP;
+import static dev.miij.arch.WeightNames.Role.UP;
+import static dev.miij.arch.WeightNames.Role.V;
+
+import dev.miij.arch.TransformerSpec.Norm;
 import dev.miij.backend.Backend;
 import dev.miij.backend.KvCache;
 import dev.miij.backend.RaggedBatch;
@@ -9,10 +40,11 @@ import dev.miij.backend.Tensor;
 import dev.miij.backend.Weight;
 import dev.miij.model.TensorData;
 import dev.miij.model.WeightSource;
+import java.util.Arrays;
 
 /**
  * The decoder-only transformer forward pass, once for every family: the {@link TransformerSpec}
- * says which optional pieces (biases, q/k norms, sliding window, experts) are present, the
+ * says which optional pieces (biases, norms, positions, block shape, experts) are present, the
  * {@link Backend} does the arithmetic.
  */
 public final class DecoderModel implements AutoCloseable {
@@ -20,14 +52,28 @@ public final class DecoderModel implements AutoCloseable {
     private final TransformerSpec spec;
     private final Backend backend;
     private final Weight embed;
+    private final Weight positions;
+    private final NormWeights embedNorm;
+    private final Weight projectIn;
+    private final Weight projectOut;
     private final Weight lmHead;
-    private final Tensor finalNorm;
+    private final Tensor lmHeadBias;
+    private final NormWeights finalNorm;
     private final Layer[] layers;
 
+    /** A norm's weight (with any offset applied) and bias (LayerNorm only; may be null). */
+    private record NormWeights(Tensor weight, Tensor bias) {
+    }
+
+    /** A dense MLP (gate null when not gated); biases may be null. */
+    private record Mlp(Weight gate, Weight up, Weight down, Tensor gateBias, Tensor upBias, Tensor downBias) {
+    }
+
     /** One decoder block's weights; absent optional pieces are null. */
-    private record Layer(Tensor attnNorm, Tensor mlpNorm, Weight q, Weight k, Weight v, Tensor qBias, Tensor kBias,
-                         Tensor vBias, Tensor qNorm, Tensor kNorm, Weight o, Weight gate, Weight up, Weight down,
-                         Weight router, Expert[] experts) {
+    private record Layer(NormWeights attnNorm, NormWeights postAttnNorm, NormWeights mlpNorm, NormWeights postMlpNorm,
+                         Weight q, Weight k, Weight v, Tensor qBias, Tensor kBias, Tensor vBias, NormWeights qNorm,
+                         NormWeights kNorm, Weight o, Tensor oBias, Mlp mlp, Weight router, Mlp[] experts,
+                         Mlp shared, Weight sharedGate) {
 
         Weight[] qkv() {
             return new Weight[] {q, k, v};
@@ -36,99 +82,132 @@ public final class DecoderModel implements AutoCloseable {
         Tensor[] qkvBias() {
             return qBias == null && kBias == null && vBias == null ? null : new Tensor[] {qBias, kBias, vBias};
         }
-
-        Weight[] gateUp() {
-            return new Weight[] {gate, up};
-        }
-    }
-
-    private record Expert(Weight gate, Weight up, Weight down) {
     }
 
     public DecoderModel(TransformerSpec spec, WeightSource source, Backend backend) {
         this.spec = spec;
         this.backend = backend;
+        Checkpoint ck = new Checkpoint(source, spec);
         WeightNames n = spec.weights();
-        this.embed = backend.weight(tensor(source, n.embed(), spec.vocabSize(), spec.hiddenSize()));
-        boolean tied = spec.tiedEmbeddings() || !source.contains(n.lmHead());
-        this.lmHead = tied ? embed : backend.weight(tensor(source, n.lmHead(), spec.vocabSize(), spec.hiddenSize()));
-        this.finalNorm = backend.parameter(source.get(n.finalNorm()));
+        int h = spec.hiddenSize();
+        int e = spec.embedDim();
+        this.embed = backend.weight(ck.matrix(EMBED, -1, spec.vocabSize(), e));
+        this.positions = spec.position() == TransformerSpec.Position.LEARNED
+                ? backend.weight(ck.matrix(POSITIONS, -1, spec.maxPositions() + spec.positionOffset(), h)) : null;
+        this.embedNorm = spec.embedNorm() ? norm(ck, EMBED_NORM, -1, h) : null;
+        this.projectIn = e != h ? backend.weight(ck.matrix(PROJECT_IN, -1, h, e)) : null;
+        this.projectOut = e != h ? backend.weight(ck.matrix(PROJECT_OUT, -1, e, h)) : null;
+        boolean tied = spec.tiedEmbeddings() || !ck.has(LM_HEAD, -1, ".weight");
+        this.lmHead = tied ? embed : backend.weight(ck.matrix(LM_HEAD, -1, spec.vocabSize(), e));
+        this.lmHeadBias = spec.lmHeadBias() ? backend.parameter(ck.vector(LM_HEAD, -1, -1, ".bias", spec.vocabSize())) : null;
+        this.finalNorm = n.get(FINAL_NORM) != null ? norm(ck, FINAL_NORM, -1, h) : null;
         this.layers = new Layer[spec.numLayers()];
         for (int l = 0; l < layers.length; l++) {
-            layers[l] = loadLayer(source, l);
+            layers[l] = loadLayer(ck, l);
         }
     }
 
-    private Layer loadLayer(WeightSource src, int l) {
+    private NormWeights norm(Checkpoint ck, WeightNames.Role role, int l, int width) {
+        TensorData w = ck.vector(role, l, -1, ".weight", width);
+        Tensor bias = null;
+        if (spec.norm() == Norm.LAYER && ck.has(role, l, ".bias")) {
+            bias = backend.parameter(ck.vector(role, l, -1, ".bias", width));
+        }
+        if (spec.normWeightOffset() != 0) {
+            float[] f = w.toFloatArray();
+            for (int i = 0; i < f.length; i++) {
+                f[i] += spec.normWeightOffset();
+            }
+            w = Checkpoint.f32(w.name(), f);
+        }
+        return new NormWeights(backend.parameter(w), bias);
+    }
+
+    private Tensor bias(Checkpoint ck, boolean present, WeightNames.Role role, int l, int e, int length) {
+        return present ? backend.parameter(ck.vector(role, l, e, ".bias", length)) : null;
+    }
+
+    private Mlp mlp(Checkpoint ck, WeightNames.Role gateRole, WeightNames.Role upRole, WeightNames.Role downRole,
+                    int l, int e, int inter) {
+        int h = spec.hiddenSize();
+        boolean b = spec.mlpBias();
+        Weight gate = null;
+        Weight up;
+        Tensor gateBias = null;
+        if (spec.gatedMlp() && gateRole == GATE && spec.weights().get(GATE_UP) != null) {
+            TensorData gu = ck.matrix(GATE_UP, l, 2 * inter, h);
+            gate = backend.weight(gu.sliceRows(0, inter));
+            up = backend.weight(gu.sliceRows(inter, 2 * inter));
+        } else {
+            if (spec.gatedMlp()) {
+                gate = backend.weight(ck.matrix(gateRole, l, e, inter, h));
+                gateBias = bias(ck, b, gateRole, l, e, inter);
+            }
+            up = backend.weight(ck.matrix(upRole, l, e, inter, h));
+        }
+        return new Mlp(gate, up, backend.weight(ck.matrix(downRole, l, e, h, inter)), gateBias,
+                bias(ck, b, upRole, l, e, inter), bias(ck, b, downRole, l, e, h));
+    }
+
+    private Layer loadLayer(Checkpoint ck, int l) {
         WeightNames n = spec.weights();
         int h = spec.hiddenSize();
         TensorData q;
         TensorData k;
         TensorData v;
-        if (n.qkv() != null) {
-            TensorData qkv = tensor(src, WeightNames.at(n.qkv(), l, ".weight"), spec.qDim() + 2 * spec.kvDim(), h);
-            q = qkv.sliceRows(0, spec.qDim());
-            k = qkv.sliceRows(spec.qDim(), spec.qDim() + spec.kvDim());
-            v = qkv.sliceRows(spec.qDim() + spec.kvDim(), spec.qDim() + 2 * spec.kvDim());
-        } else {
-            q = tensor(src, WeightNames.at(n.q(), l, ".weight"), spec.qDim(), h);
-            k = tensor(src, WeightNames.at(n.k(), l, ".weight"), spec.kvDim(), h);
-            v = tensor(src, WeightNames.at(n.v(), l, ".weight"), spec.kvDim(), h);
-        }
         Tensor qb = null;
         Tensor kb = null;
         Tensor vb = null;
-        if (spec.attentionBias()) {
-            qb = backend.parameter(src.get(WeightNames.at(n.q(), l, ".bias")));
-            kb = backend.parameter(src.get(WeightNames.at(n.k(), l, ".bias")));
-            vb = backend.parameter(src.get(WeightNames.at(n.v(), l, ".bias")));
-        }
-        Tensor qNorm = spec.qkNorm() ? backend.parameter(src.get(WeightNames.at(n.qNorm(), l, ""))) : null;
-        Tensor kNorm = spec.qkNorm() ? backend.parameter(src.get(WeightNames.at(n.kNorm(), l, ""))) : null;
-        Weight o = backend.weight(tensor(src, WeightNames.at(n.o(), l, ".weight"), h, spec.qDim()));
-        int inter = spec.intermediateSize();
-        Weight gate = null;
-        Weight up = null;
-        Weight down = null;
-        Weight router = null;
-        Expert[] experts = null;
-        if (spec.isMoe()) {
-            router = backend.weight(tensor(src, WeightNames.at(n.router(), l, ".weight"), spec.numExperts(), h));
-            experts = new Expert[spec.numExperts()];
-            for (int e = 0; e < experts.length; e++) {
-                experts[e] = new Expert(
-                        backend.weight(tensor(src, WeightNames.at(n.expertGate(), l, e, ".weight"), inter, h)),
-                        backend.weight(tensor(src, WeightNames.at(n.expertUp(), l, e, ".weight"), inter, h)),
-                        backend.weight(tensor(src, WeightNames.at(n.expertDown(), l, e, ".weight"), h, inter)));
+        if (n.get(QKV) != null) {
+            int[][] rows = ck.qkvRows();
+            TensorData qkv = ck.matrix(QKV, l, spec.qDim() + 2 * spec.kvDim(), h);
+            q = Checkpoint.rows(qkv, rows[0], ".q");
+            k = Checkpoint.rows(qkv, rows[1], ".k");
+            v = Checkpoint.rows(qkv, rows[2], ".v");
+            if (spec.attentionBias()) {
+                TensorData b = ck.vector(QKV, l, -1, ".bias", spec.qDim() + 2 * spec.kvDim());
+                qb = backend.parameter(Checkpoint.rows(b, rows[0], ".q"));
+                kb = backend.parameter(Checkpoint.rows(b, rows[1], ".k"));
+                vb = backend.parameter(Checkpoint.rows(b, rows[2], ".v"));
             }
         } else {
-            if (n.gateUp() != null) {
-                TensorData gu = tensor(src, WeightNames.at(n.gateUp(), l, ".weight"), 2 * inter, h);
-                gate = backend.weight(gu.sliceRows(0, inter));
-                up = backend.weight(gu.sliceRows(inter, 2 * inter));
-            } else {
-                gate = backend.weight(tensor(src, WeightNames.at(n.gate(), l, ".weight"), inter, h));
-                up = backend.weight(tensor(src, WeightNames.at(n.up(), l, ".weight"), inter, h));
+            q = ck.matrix(Q, l, spec.qDim(), h);
+            k = ck.matrix(K, l, spec.kvDim(), h);
+            v = ck.matrix(V, l, spec.kvDim(), h);
+            qb = bias(ck, spec.attentionBias(), Q, l, -1, spec.qDim());
+            kb = bias(ck, spec.attentionBias(), K, l, -1, spec.kvDim());
+            vb = bias(ck, spec.attentionBias(), V, l, -1, spec.kvDim());
+        }
+        NormWeights qNorm = spec.qkNorm() ? norm(ck, Q_NORM, l, spec.headDim()) : null;
+        NormWeights kNorm = spec.qkNorm() ? norm(ck, K_NORM, l, spec.headDim()) : null;
+        Weight o = backend.weight(ck.matrix(O, l, h, spec.qDim()));
+        Tensor ob = bias(ck, spec.outputBias(), O, l, -1, h);
+        Mlp mlp = null;
+        Weight router = null;
+        Mlp[] experts = null;
+        Mlp shared = null;
+        Weight sharedGate = null;
+        if (spec.isMoe(l)) {
+            router = backend.weight(ck.matrix(ROUTER, l, spec.numExperts(), h));
+            experts = new Mlp[spec.numExperts()];
+            for (int e = 0; e < experts.length; e++) {
+                experts[e] = mlp(ck, EXPERT_GATE, EXPERT_UP, EXPERT_DOWN, l, e, spec.expertSize());
             }
-            down = backend.weight(tensor(src, WeightNames.at(n.down(), l, ".weight"), h, inter));
+            if (spec.sharedExpertSize() > 0) {
+                shared = mlp(ck, SHARED_GATE, SHARED_UP, SHARED_DOWN, l, -1, spec.sharedExpertSize());
+                sharedGate = backend.weight(ck.matrix(SHARED_EXPERT_GATE, l, 1, h));
+            }
+        } else {
+            mlp = mlp(ck, GATE, UP, DOWN, l, -1, spec.intermediateSize());
         }
-        return new Layer(backend.parameter(src.get(WeightNames.at(n.attnNorm(), l, ""))),
-                backend.parameter(src.get(WeightNames.at(n.mlpNorm(), l, ""))),
-                backend.weight(q), backend.weight(k), backend.weight(v), qb, kb, vb, qNorm, kNorm, o, gate, up, down,
-                router, experts);
-    }
-
-    /** Fetches a 2-D tensor and checks its shape against the config, naming both on mismatch. */
-    private static TensorData tensor(WeightSource src, String name, int rows, int cols) {
-        TensorData t = src.get(name);
-        if (t.rank() != 2 || t.rows() != rows || t.cols() != cols) {
-            throw MiiException.corrupt("tensor " + name + " has shape " + java.util.Arrays.toString(t.shape())
-                    + " but config.json implies [" + rows + ", " + cols + "]");
-        }
-        if (!t.dtype().isSupportedWeightType()) {
-            throw MiiException.unsupported("tensor " + name + " is " + t.dtype() + "; MII-J runs F32, F16 and BF16 weights");
-        }
-        return t;
+        boolean sandwich = spec.block() == TransformerSpec.Block.SANDWICH;
+        // A parallel block may have a single norm feeding both attention and MLP.
+        boolean hasMlpNorm = n.get(MLP_NORM) != null && (spec.block() != TransformerSpec.Block.PARALLEL
+                || ck.has(MLP_NORM, l, ".weight"));
+        return new Layer(norm(ck, ATTN_NORM, l, h), sandwich ? norm(ck, POST_ATTN_NORM, l, h) : null,
+                hasMlpNorm ? norm(ck, MLP_NORM, l, h) : null, sandwich ? norm(ck, POST_MLP_NORM, l, h) : null,
+                backend.weight(q), backend.weight(k), backend.weight(v), qb, kb, vb, qNorm, kNorm, o, ob, mlp, router,
+                experts, shared, sharedGate);
     }
 
     public TransformerSpec spec() {
@@ -155,13 +234,24 @@ public final class DecoderModel implements AutoCloseable {
         for (Layer l : layers) {
             total += l.q.byteSize() + l.k.byteSize() + l.v.byteSize() + l.o.byteSize();
             if (l.experts != null) {
-                total += l.router.byteSize() + (long) spec.expertsPerToken()
-                        * (l.experts[0].gate.byteSize() + l.experts[0].up.byteSize() + l.experts[0].down.byteSize());
+                total += l.router.byteSize() + (long) spec.expertsPerToken() * bytes(l.experts[0]);
+                if (l.shared != null) {
+                    total += bytes(l.shared) + l.sharedGate.byteSize();
+                }
             } else {
-                total += l.gate.byteSize() + l.up.byteSize() + l.down.byteSize();
+                total += bytes(l.mlp);
             }
         }
         return total;
+    }
+
+    private static long bytes(Mlp m) {
+        return (m.gate == null ? 0 : m.gate.byteSize()) + m.up.byteSize() + m.down.byteSize();
+    }
+
+    /** Activations of one step. */
+    private record Buffers(Tensor x, Tensor h, Tensor h2, Tensor q, Tensor k, Tensor v, Tensor attn, Tensor a,
+                           Tensor m, Tensor gate, Tensor up, Tensor[] cos, Tensor[] sin) {
     }
 
     /**
@@ -193,49 +283,95 @@ public final class DecoderModel implements AutoCloseable {
     private Tensor logits(RaggedBatch batch, KvCache cache) {
         int rows = batch.numRows();
         int hidden = spec.hiddenSize();
-        int headDim = spec.headDim();
         Backend b = backend;
+        int inter = Math.max(spec.intermediateSize(), spec.sharedExpertSize());
+        Tensor[] cos = new Tensor[2];
+        Tensor[] sin = new Tensor[2];
+        if (spec.position() == TransformerSpec.Position.ROPE) {
+            Rope[] ropes = {spec.rope(), spec.localRope()};
+            for (int i = 0; i < 2; i++) {
+                if (ropes[i] != null && ropes[i].rotaryDim() > 0) {
+                    Tensor[] t = b.ropeTables(ropes[i], batch);
+                    cos[i] = t[0];
+                    sin[i] = t[1];
+                }
+            }
+        }
+        Buffers buf = new Buffers(b.allocate(rows, hidden), b.allocate(rows, hidden), b.allocate(rows, hidden),
+                b.allocate(rows, spec.qDim()), b.allocate(rows, spec.kvDim()), b.allocate(rows, spec.kvDim()),
+                b.allocate(rows, spec.qDim()), b.allocate(rows, hidden), b.allocate(rows, hidden),
+                b.allocate(rows, inter), b.allocate(rows, inter), cos, sin);
+        Tensor x = buf.x;
+        Tensor h = buf.h;
 
-        Tensor x = b.allocate(rows, hidden);
-        Tensor h = b.allocate(rows, hidden);
-        Tensor q = b.allocate(rows, spec.qDim());
-        Tensor k = b.allocate(rows, spec.kvDim());
-        Tensor v = b.allocate(rows, spec.kvDim());
-        Tensor attn = b.allocate(rows, spec.qDim());
-        Tensor gate = b.allocate(rows, spec.intermediateSize());
-        Tensor up = b.allocate(rows, spec.intermediateSize());
-        int half = spec.rope().rotaryDim() / 2;
-        Tensor[] rope = half > 0 ? b.ropeTables(spec.rope(), batch) : null;
-        float scale = (float) (1.0 / Math.sqrt(headDim));
+        // Embeddings: lookup, projection to the hidden width, scale, learned positions, norm.
+        if (projectIn != null) {
+            Tensor e = b.allocate(rows, spec.embedDim());
+            b.embed(embed, batch.tokens(), e);
+            b.matmul(e, projectIn, null, x);
+        } else {
+            b.embed(embed, batch.tokens(), x);
+        }
+        if (spec.embedScale() != 1f) {
+            b.scale(x, spec.embedScale());
+        }
+        if (positions != null) {
+            int[] p = batch.positions().clone();
+            for (int i = 0; i < p.length; i++) {
+                p[i] += spec.positionOffset();
+            }
+            b.embed(positions, p, h);
+            b.add(x, h);
+        }
+        if (embedNorm != null) {
+            norm(x, embedNorm, x);
+        }
 
-        b.embed(embed, batch.tokens(), x);
         for (int l = 0; l < layers.length; l++) {
             Layer layer = layers[l];
-            // Attention block: pre-norm, project, (q/k norm), rotate, cache, attend, project back.
-            b.rmsNorm(x, layer.attnNorm, spec.normEps(), h);
-            b.matmul(h, layer.qkv(), layer.qkvBias(), new Tensor[] {q, k, v});
-            if (spec.qkNorm()) {
-                b.rmsNorm(q.view(rows * spec.numHeads(), headDim), layer.qNorm, spec.normEps(), q.view(rows * spec.numHeads(), headDim));
-                b.rmsNorm(k.view(rows * spec.numKvHeads(), headDim), layer.kNorm, spec.normEps(), k.view(rows * spec.numKvHeads(), headDim));
-            }
-            if (half > 0) {
-                b.rope(q, headDim, rope[0], rope[1]);
-                b.rope(k, headDim, rope[0], rope[1]);
-            }
-            b.storeKv(cache, l, k, v, batch);
-            b.attention(cache, l, q, batch, spec.numHeads(), spec.numKvHeads(), headDim, spec.slidingWindow(), scale, attn);
-            b.matmul(attn, layer.o, null, h);
-            b.add(x, h);
-
-            // MLP block: pre-norm, gated activation (dense or routed to experts), residual.
-            b.rmsNorm(x, layer.mlpNorm, spec.normEps(), h);
-            if (layer.experts == null) {
-                b.matmul(h, layer.gateUp(), null, new Tensor[] {gate, up});
-                b.activationMul(spec.activation(), gate, up, gate);
-                b.matmul(gate, layer.down, null, h);
-                b.add(x, h);
-            } else {
-                moe(layer, h, x, rows);
+            switch (spec.block()) {
+                case SEQUENTIAL -> {
+                    norm(x, layer.attnNorm, h);
+                    attention(l, layer, h, buf, batch, cache);
+                    b.add(x, buf.a);
+                    norm(x, layer.mlpNorm, h);
+                    if (layer.experts != null) {
+                        moe(layer, h, x, rows); // adds into the residual stream
+                    } else {
+                        mlp(layer.mlp, h, buf, buf.m);
+                        b.add(x, buf.m);
+                    }
+                }
+                case PARALLEL -> {
+                    norm(x, layer.attnNorm, h);
+                    Tensor mlpIn = h;
+                    if (layer.mlpNorm != null) {
+                        norm(x, layer.mlpNorm, buf.h2);
+                        mlpIn = buf.h2;
+                    }
+                    attention(l, layer, h, buf, batch, cache);
+                    mlp(layer.mlp, mlpIn, buf, buf.m);
+                    b.add(x, buf.a);
+                    b.add(x, buf.m);
+                }
+                case POST_NORM -> {
+                    attention(l, layer, x, buf, batch, cache);
+                    b.add(x, buf.a);
+                    norm(x, layer.attnNorm, x);
+                    mlp(layer.mlp, x, buf, buf.m);
+                    b.add(x, buf.m);
+                    norm(x, layer.mlpNorm, x);
+                }
+                case SANDWICH -> {
+                    norm(x, layer.attnNorm, h);
+                    attention(l, layer, h, buf, batch, cache);
+                    norm(buf.a, layer.postAttnNorm, buf.a);
+                    b.add(x, buf.a);
+                    norm(x, layer.mlpNorm, h);
+                    mlp(layer.mlp, h, buf, buf.m);
+                    norm(buf.m, layer.postMlpNorm, buf.m);
+                    b.add(x, buf.m);
+                }
             }
         }
         int[] logitRows = batch.logitRows();
@@ -244,16 +380,78 @@ public final class DecoderModel implements AutoCloseable {
         }
         Tensor last = b.allocate(logitRows.length, hidden);
         b.gatherRows(x, logitRows, last);
-        b.rmsNorm(last, finalNorm, spec.normEps(), last);
+        if (finalNorm != null) {
+            norm(last, finalNorm, last);
+        }
+        if (projectOut != null) {
+            Tensor projected = b.allocate(logitRows.length, spec.embedDim());
+            b.matmul(last, projectOut, null, projected);
+            last = projected;
+        }
         Tensor logits = b.allocate(logitRows.length, spec.vocabSize());
-        b.matmul(last, lmHead, null, logits);
+        b.matmul(last, lmHead, lmHeadBias, logits);
+        if (spec.finalSoftCap() > 0) {
+            b.softCap(logits, spec.finalSoftCap());
+        }
         return logits;
+    }
+
+    private void norm(Tensor x, NormWeights n, Tensor out) {
+        if (spec.norm() == Norm.LAYER) {
+            backend.layerNorm(x, n.weight, n.bias, spec.normEps(), out);
+        } else {
+            backend.rmsNorm(x, n.weight, spec.normEps(), out);
+        }
+    }
+
+    /** Self-attention of layer {@code l} over {@code in}, result (after the output projection) in {@code buf.a}. */
+    private void attention(int l, Layer layer, Tensor in, Buffers buf, RaggedBatch batch, KvCache cache) {
+        Backend b = backend;
+        int rows = batch.numRows();
+        int headDim = spec.headDim();
+        Tensor q = buf.q;
+        Tensor k = buf.k;
+        b.matmul(in, layer.qkv(), layer.qkvBias(), new Tensor[] {q, k, buf.v});
+        if (spec.qkNorm()) {
+            Tensor qh = q.view(rows * spec.numHeads(), headDim);
+            Tensor kh = k.view(rows * spec.numKvHeads(), headDim);
+            b.rmsNorm(qh, layer.qNorm.weight, spec.normEps(), qh);
+            b.rmsNorm(kh, layer.kNorm.weight, spec.normEps(), kh);
+        }
+        int table = spec.localRope() != null && spec.slidingWindow(l) > 0 ? 1 : 0;
+        if (buf.cos[table] != null) {
+            b.rope(q, headDim, buf.cos[table], buf.sin[table]);
+            b.rope(k, headDim, buf.cos[table], buf.sin[table]);
+        }
+        b.storeKv(cache, l, k, buf.v, batch);
+        b.attention(cache, l, q, batch, spec.numHeads(), spec.numKvHeads(), headDim, spec.slidingWindow(l),
+                spec.attnScale(), spec.alibiSlopes(), spec.attnSoftCap(), buf.attn);
+        b.matmul(buf.attn, layer.o, layer.oBias, buf.a);
+    }
+
+    /** A dense MLP over {@code in} into {@code out}, with the step's gate/up buffers (rows x its width). */
+    private void mlp(Mlp m, Tensor in, Buffers buf, Tensor out) {
+        Backend b = backend;
+        int rows = in.rows();
+        int width = m.up.outDim();
+        Tensor up = width == buf.up.cols() ? buf.up : buf.up.view(rows, width);
+        if (m.gate != null) {
+            Tensor gate = width == buf.gate.cols() ? buf.gate : buf.gate.view(rows, width);
+            b.matmul(in, new Weight[] {m.gate, m.up}, new Tensor[] {m.gateBias, m.upBias}, new Tensor[] {gate, up});
+            b.activationMul(spec.activation(), gate, up, gate);
+            b.matmul(gate, m.down, m.downBias, out);
+        } else {
+            b.matmul(in, m.up, m.upBias, up);
+            b.activation(spec.activation(), up, up);
+            b.matmul(up, m.down, m.downBias, out);
+        }
     }
 
     /**
      * Mixture of experts: softmax over the router's logits, keep each row's top-k experts
      * (renormalised when the spec says so), run each expert once over all rows routed to it, and
-     * add the weighted outputs into the residual stream.
+     * add the weighted outputs into the residual stream; then the shared expert, if any, weighted by
+     * the sigmoid of its gate.
      */
     private void moe(Layer layer, Tensor normed, Tensor residual, int rows) {
         Backend b = backend;
@@ -299,22 +497,42 @@ public final class DecoderModel implements AutoCloseable {
                 weights[e][counts[e]++] = (float) w;
             }
         }
+        int inter = spec.expertSize();
         for (int e = 0; e < experts; e++) {
             int n = counts[e];
             if (n == 0) {
                 continue;
             }
-            int[] idx = java.util.Arrays.copyOf(chosen[e], n);
-            Expert ex = layer.experts[e];
+            int[] idx = Arrays.copyOf(chosen[e], n);
+            Mlp ex = layer.experts[e];
             Tensor in = b.allocate(n, spec.hiddenSize());
-            Tensor g = b.allocate(n, spec.intermediateSize());
-            Tensor u = b.allocate(n, spec.intermediateSize());
+            Tensor g = b.allocate(n, inter);
+            Tensor u = b.allocate(n, inter);
             Tensor out = b.allocate(n, spec.hiddenSize());
             b.gatherRows(normed, idx, in);
             b.matmul(in, new Weight[] {ex.gate, ex.up}, null, new Tensor[] {g, u});
             b.activationMul(spec.activation(), g, u, g);
             b.matmul(g, ex.down, null, out);
-            b.scatterAddRows(out, idx, java.util.Arrays.copyOf(weights[e], n), residual);
+            b.scatterAddRows(out, idx, Arrays.copyOf(weights[e], n), residual);
+        }
+        if (layer.shared != null) {
+            int width = spec.sharedExpertSize();
+            Tensor g = b.allocate(rows, width);
+            Tensor u = b.allocate(rows, width);
+            Tensor out = b.allocate(rows, spec.hiddenSize());
+            Tensor gateLogit = b.allocate(rows, 1);
+            b.matmul(normed, new Weight[] {layer.shared.gate, layer.shared.up, layer.sharedGate}, null,
+                    new Tensor[] {g, u, gateLogit});
+            b.activationMul(spec.activation(), g, u, g);
+            b.matmul(g, layer.shared.down, null, out);
+            float[] z = b.toHost(gateLogit);
+            float[] scales = new float[rows];
+            int[] all = new int[rows];
+            for (int r = 0; r < rows; r++) {
+                scales[r] = (float) (1.0 / (1.0 + Math.exp(-z[r])));
+                all[r] = r;
+            }
+            b.scatterAddRows(out, all, scales, residual);
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.miij.backend;
 
+import dev.miij.MiiException;
 import dev.miij.arch.Rope;
 import dev.miij.arch.TransformerSpec.Activation;
 import dev.miij.model.TensorData;
@@ -97,6 +98,22 @@ public interface Backend extends AutoCloseable {
         return new Tensor[] {upload(cos, rows, half), upload(sin, rows, half)};
     }
 
+    /**
+     * Row-wise LayerNorm: {@code out = (x - mean) / sqrt(var + eps) * weight + bias} (biased
+     * variance, as PyTorch); bias may be null; out may be x.
+     */
+    default void layerNorm(Tensor x, Tensor weight, Tensor bias, float eps, Tensor out) {
+        throw MiiException.unsupported("the " + name() + " backend has no LayerNorm yet; it runs RMSNorm models only");
+    }
+
+    /**
+     * Final-logit soft-capping in place: {@code x = cap * tanh(x / cap)} (Gemma 2). Before sampling,
+     * so that temperature and top-p see the capped logits as transformers computes them.
+     */
+    default void softCap(Tensor x, float cap) {
+        throw MiiException.unsupported("the " + name() + " backend has no logit soft-capping yet");
+    }
+
     /** Rotates the first {@code 2 * cos.cols()} channels of each head of each row (rotate-half pairs). */
     void rope(Tensor x, int headDim, Tensor cos, Tensor sin);
 
@@ -110,8 +127,36 @@ public interface Backend extends AutoCloseable {
     void attention(KvCache cache, int layer, Tensor q, RaggedBatch batch, int numHeads, int numKvHeads, int headDim,
                    int slidingWindow, float scale, Tensor out);
 
+    /**
+     * Attention as {@link #attention(KvCache, int, Tensor, RaggedBatch, int, int, int, int, float, Tensor)}
+     * with, before the softmax, each score {@code s = scale * q.k} soft-capped to
+     * {@code softCap * tanh(s / softCap)} when {@code softCap > 0} (Gemma 2), then raised by
+     * {@code alibiSlopes[h] * keyPosition} when {@code alibiSlopes} (one per query head) is not null
+     * (ALiBi: BLOOM, Falcon-RW).
+     */
+    default void attention(KvCache cache, int layer, Tensor q, RaggedBatch batch, int numHeads, int numKvHeads,
+                           int headDim, int slidingWindow, float scale, float[] alibiSlopes, float softCap, Tensor out) {
+        if (alibiSlopes == null && softCap <= 0) {
+            attention(cache, layer, q, batch, numHeads, numKvHeads, headDim, slidingWindow, scale, out);
+            return;
+        }
+        throw MiiException.unsupported("the " + name() + " backend has no attention with ALiBi or soft-capping yet");
+    }
+
     /** {@code out = act(gate) * up}, element-wise. */
     void activationMul(Activation act, Tensor gate, Tensor up, Tensor out);
+
+    /** {@code out = act(x)}, element-wise (the MLPs without a gate: OPT, GPT-2, Falcon, ...); out may be x. */
+    default void activation(Activation act, Tensor x, Tensor out) {
+        float[] ones = new float[x.rows() * x.cols()];
+        java.util.Arrays.fill(ones, 1f);
+        activationMul(act, x, upload(ones, x.rows(), x.cols()), out);
+    }
+
+    /** {@code x *= s}, element-wise. */
+    default void scale(Tensor x, float s) {
+        throw MiiException.unsupported("the " + name() + " backend cannot scale activations yet (Gemma's embeddings)");
+    }
 
     /** {@code x += y}, element-wise. */
     void add(Tensor x, Tensor y);

@@ -63,10 +63,12 @@ public final class Tokenizer {
             throw MiiException.notFound("no tokenizer.json in " + dir);
         }
         Path configFile = dir.resolve("tokenizer_config.json");
-        TokenizerConfig config = Files.isRegularFile(configFile)
-                ? TokenizerConfig.fromFile(configFile)
-                : TokenizerConfig.EMPTY;
-        return TokenizerJson.load(json, config);
+        if (!Files.isRegularFile(configFile)) {
+            return TokenizerJson.load(json, TokenizerConfig.EMPTY);
+        }
+        com.fasterxml.jackson.databind.JsonNode raw = TokenizerConfig.read(configFile);
+        // The tokenizer class named there may rebuild the pipeline, as transformers does.
+        return TokenizerJson.load(json, TokenizerConfig.fromJson(raw, configFile), raw);
     }
 
     /** The file this tokenizer was loaded from. */

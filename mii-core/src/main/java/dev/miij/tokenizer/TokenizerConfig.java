@@ -30,6 +30,11 @@ public record TokenizerConfig(String bosToken, String eosToken, String padToken,
 
     /** Reads tokenizer_config.json. */
     public static TokenizerConfig fromFile(Path file) {
+        return fromJson(read(file), file);
+    }
+
+    /** The parsed tokenizer_config.json, checked to be a JSON object. */
+    static JsonNode read(Path file) {
         JsonNode root;
         try {
             root = new ObjectMapper().readTree(Files.readString(file));
@@ -39,7 +44,7 @@ public record TokenizerConfig(String bosToken, String eosToken, String padToken,
         if (root == null || !root.isObject()) {
             throw MiiException.corrupt("tokenizer config " + file + " is not a JSON object");
         }
-        return fromJson(root, file);
+        return root;
     }
 
     static TokenizerConfig fromJson(JsonNode root, Path file) {

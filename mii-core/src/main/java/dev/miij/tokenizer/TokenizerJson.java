@@ -27,6 +27,14 @@ final class TokenizerJson {
     private TokenizerJson() {}
 
     static Tokenizer load(Path file, TokenizerConfig config) {
+        return load(file, config, null);
+    }
+
+    /**
+     * Loads {@code file}; with {@code rawConfig} (tokenizer_config.json), first rebuilds the pipeline
+     * as transformers does for the tokenizer class it names ({@link ClassPipelines}).
+     */
+    static Tokenizer load(Path file, TokenizerConfig config, JsonNode rawConfig) {
         JsonNode root;
         try (InputStream in = Files.newInputStream(file)) {
             root = MAPPER.readTree(in);
@@ -40,6 +48,7 @@ final class TokenizerJson {
         if (root == null || !root.isObject()) {
             throw MiiException.corrupt("tokenizer file " + file + " is not a JSON object");
         }
+        ClassPipelines.apply((com.fasterxml.jackson.databind.node.ObjectNode) root, rawConfig);
         return fromJson(root, file, config);
     }
 

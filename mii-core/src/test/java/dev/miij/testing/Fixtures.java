@@ -14,7 +14,9 @@ import java.util.List;
  */
 public final class Fixtures {
 
-    public static final List<String> NAMES = List.of("llama3", "llama2", "mistral", "qwen2", "qwen3", "phi3", "mixtral");
+    public static final List<String> NAMES = List.of("llama3", "llama2", "mistral", "qwen2", "qwen3", "phi3", "mixtral",
+            "opt", "opt350", "phi", "gpt_neox", "gpt_neox_seq", "falcon", "falcon40b", "gpt2", "qwen2_moe", "qwen3_moe",
+            "gemma", "gemma2", "gemma3", "bloom", "falcon_rw", "falcon2");
 
     /** A reference case: a prompt, its token ids, transformers' greedy continuation and first-step logits. */
     public record Case(String prompt, int[] promptIds, int[] greedyIds, double[] margins, String greedyText,

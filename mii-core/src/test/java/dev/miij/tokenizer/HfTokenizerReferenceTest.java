@@ -57,7 +57,11 @@ class HfTokenizerReferenceTest {
         Path dir = TestData.tokenizer(name);
         assumeTrue(Files.isRegularFile(dir.resolve("tokenizer.json")),
                 () -> "no " + dir.resolve("tokenizer.json") + "; run scripts/fetch-test-data");
-        return TOKENIZERS.computeIfAbsent(name, n -> Tokenizer.fromModelFolder(dir));
+        // tokenizer.json as stored, as the tokenizers library reads it (transformers may rebuild the
+        // pipeline from the tokenizer class: TransformersTokenizerParityTest).
+        Path config = dir.resolve("tokenizer_config.json");
+        return TOKENIZERS.computeIfAbsent(name, n -> TokenizerJson.load(dir.resolve("tokenizer.json"),
+                Files.isRegularFile(config) ? TokenizerConfig.fromFile(config) : TokenizerConfig.EMPTY));
     }
 
     @ParameterizedTest(name = "{0} #{1}")

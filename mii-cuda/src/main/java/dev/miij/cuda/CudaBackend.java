@@ -773,6 +773,7 @@ public final class CudaBackend implements Backend {
             case SILU -> siluMul;
             case GELU_TANH -> geluTanhMul;
             case GELU -> geluMul;
+            case RELU -> throw dev.miij.MiiException.unsupported("the CUDA backend has no ReLU kernel yet (OPT)");
         };
         kernels.args().ptr(g.ptr()).ptr(u.ptr()).ptr(o.ptr()).i64(g.size()).run(k, gridFor(g.size()), 1, 256);
     }

@@ -102,6 +102,13 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void layerNorm(Tensor x, Tensor weight, Tensor bias, float eps, Tensor out) {
+        CpuTensor xt = CpuTensor.of(x);
+        CpuKernels.layerNorm(xt.data(), xt.rows(), xt.cols(), CpuTensor.of(weight).data(),
+                bias == null ? null : CpuTensor.of(bias).data(), eps, CpuTensor.of(out).data());
+    }
+
+    @Override
     public void rope(Tensor x, int headDim, Tensor cos, Tensor sin) {
         CpuTensor xt = CpuTensor.of(x);
         float[] d = xt.data();
@@ -152,6 +159,50 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void attention(KvCache cache, int layer, Tensor q, RaggedBatch batch, int numHeads, int numKvHeads,
+                          int headDim, int slidingWindow, float scale, float[] alibiSlopes, float softCap, Tensor out) {
+        if (alibiSlopes == null && softCap <= 0) {
+            attention(cache, layer, q, batch, numHeads, numKvHeads, headDim, slidingWindow, scale, out);
+            return;
+        }
+        CpuBiasedAttention.run((CpuKvCache) cache, layer, CpuTensor.of(q).data(), batch, numHeads, numKvHeads, headDim,
+                slidingWindow, scale, alibiSlopes, softCap, CpuTensor.of(out).data());
+    }
+
+    @Override
+    public void activation(Activation act, Tensor x, Tensor out) {
+        CpuTensor xt = CpuTensor.of(x);
+        float[] xd = xt.data();
+        float[] od = CpuTensor.of(out).data();
+        int n = xt.size();
+        switch (act) {
+            case SILU -> CpuKernels.silu(xd, n, od);
+            case GELU_TANH -> CpuKernels.geluTanh(xd, n, od);
+            case GELU -> CpuKernels.gelu(xd, n, od);
+            case RELU -> {
+                for (int i = 0; i < n; i++) {
+                    od[i] = Math.max(xd[i], 0f);
+                }
+            }
+        }
+    }
+
+    @Override
+    public void scale(Tensor x, float s) {
+        CpuTensor xt = CpuTensor.of(x);
+        CpuKernels.scale(xt.data(), 0, xt.size(), s);
+    }
+
+    @Override
+    public void softCap(Tensor x, float cap) {
+        CpuTensor xt = CpuTensor.of(x);
+        float[] d = xt.data();
+        for (int i = 0, n = xt.size(); i < n; i++) {
+            d[i] = (float) Math.tanh(d[i] / cap) * cap;
+        }
+    }
+
+    @Override
     public void activationMul(Activation act, Tensor gate, Tensor up, Tensor out) {
         CpuTensor g = CpuTensor.of(gate);
         float[] gd = g.data();
@@ -162,6 +213,11 @@ public final class CpuBackend implements Backend {
             case SILU -> CpuKernels.siluMul(gd, ud, n, od);
             case GELU_TANH -> CpuKernels.geluTanhMul(gd, ud, n, od);
             case GELU -> CpuKernels.geluMul(gd, ud, n, od);
+            case RELU -> {
+                for (int i = 0; i < n; i++) {
+                    od[i] = Math.max(gd[i], 0f) * ud[i];
+                }
+            }
         }
     }
 
