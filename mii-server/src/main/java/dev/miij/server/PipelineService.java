@@ -39,11 +39,29 @@ public final class PipelineService implements GenerationService {
 
     @Override
     public CompletableFuture<List<Response>> generate(List<String> prompts, GenerationOptions options) {
+        // One engine request per prompt, as Pipeline.submit does, but keeping the handles: cancelling the
+        // returned future (a client that left) cancels them and frees their KV blocks.
+        List<Engine.Handle> handles = new java.util.ArrayList<>(prompts.size());
         try {
-            return pipeline.submit(prompts, options);
+            if (prompts.isEmpty()) {
+                throw dev.miij.MiiException.invalid("no prompts given");
+            }
+            for (String p : prompts) {
+                handles.add(pipeline.stream(p, options, StreamListener.NONE));
+            }
         } catch (RuntimeException e) {
+            handles.forEach(h -> h.cancel().run());
             return CompletableFuture.failedFuture(e);
         }
+        CompletableFuture<List<Response>> all = CompletableFuture
+                .allOf(handles.stream().map(Engine.Handle::result).toArray(CompletableFuture[]::new))
+                .thenApply(v -> handles.stream().map(h -> h.result().join()).toList());
+        all.whenComplete((v, e) -> {
+            if (all.isCancelled()) {
+                handles.forEach(h -> h.cancel().run());
+            }
+        });
+        return all;
     }
 
     @Override

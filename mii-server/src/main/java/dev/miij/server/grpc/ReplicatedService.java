@@ -57,7 +57,7 @@ public final class ReplicatedService implements GenerationService {
     @Override
     public CompletableFuture<List<Response>> generate(List<String> prompts, GenerationOptions options) {
         CompletableFuture<List<Response>> result = new CompletableFuture<>();
-        router.forward(Router.UNARY, request(prompts, options), null, new StreamObserver<>() {
+        Router.Forward f = router.forward(Router.UNARY, request(prompts, options), null, new StreamObserver<>() {
             private final List<Response> responses = new ArrayList<>();
 
             @Override
@@ -73,6 +73,12 @@ public final class ReplicatedService implements GenerationService {
             @Override
             public void onCompleted() {
                 result.complete(List.copyOf(responses));
+            }
+        });
+        // Cancelling the future (the HTTP client left) cancels the call and, through it, the replica's work.
+        result.whenComplete((r, e) -> {
+            if (result.isCancelled()) {
+                f.cancel();
             }
         });
         return result;

@@ -61,7 +61,7 @@ final class MiiGateway {
             pump.run(new Events(prompts, options.returnFullText()));
             return;
         }
-        List<Response> responses = service.generate(prompts, options).join();
+        List<Response> responses = call.await(service.generate(prompts, options));
         responses.forEach(metrics::tokens);
         metrics.e2eLatency(System.nanoTime() - call.startNanos);
         ArrayNode out = Json.MAPPER.createArrayNode();

@@ -61,7 +61,7 @@ final class OpenAiCompletions {
             pump.run(new Chunks(c));
             return;
         }
-        List<List<Response>> choices = params.generate(service, prompts);
+        List<List<Response>> choices = params.generate(service, prompts, call);
         Response[] byIndex = new Response[prompts.size() * n];
         for (int j = 0; j < n; j++) {
             for (int p = 0; p < prompts.size(); p++) {

@@ -2,13 +2,12 @@ package dev.miij.server.http;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpHandler;
 import dev.miij.server.GenerationService;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -18,7 +17,7 @@ import java.util.logging.Logger;
  * whatever a route throws into an error response, so that no request can take the server down or go
  * unanswered. Counts every request by endpoint and status.
  */
-final class Router implements HttpHandler {
+final class Router {
 
     private static final Logger LOG = Logger.getLogger(Router.class.getName());
 
@@ -39,19 +38,21 @@ final class Router implements HttpHandler {
     private final GenerationService service;
     private final Metrics metrics;
     private final byte[] apiKey;
-    private final int maxBodyBytes;
+    private final HttpLimits limits;
     private final BooleanSupplier ready;
+    /** Generation requests held now, for {@link HttpLimits#maxQueue()}. */
+    private final AtomicInteger generating = new AtomicInteger();
     private final long created = System.currentTimeMillis() / 1000;
     private final MiiGateway gateway;
     private final OpenAiCompletions completions;
     private final OpenAiChat chat;
 
-    Router(GenerationService service, Metrics metrics, String apiKey, int maxBodyBytes, BooleanSupplier ready,
+    Router(GenerationService service, Metrics metrics, String apiKey, HttpLimits limits, BooleanSupplier ready,
            Set<StreamPump> inFlight) {
         this.service = service;
         this.metrics = metrics;
         this.apiKey = apiKey == null || apiKey.isEmpty() ? null : apiKey.getBytes(StandardCharsets.UTF_8);
-        this.maxBodyBytes = maxBodyBytes;
+        this.limits = limits;
         this.ready = ready;
         this.gateway = new MiiGateway(service, metrics, inFlight);
         this.completions = new OpenAiCompletions(service, metrics, inFlight);
@@ -77,15 +78,12 @@ final class Router implements HttpHandler {
         };
     }
 
-    @Override
-    public void handle(HttpExchange exchange) {
-        HttpCall call = new HttpCall(exchange, maxBodyBytes);
+    /** Answers one request; never throws, and always completes the exchange. */
+    void handle(HttpCall call) {
         String endpoint = "other";
+        boolean counted = false;
         try {
-            String path = exchange.getRequestURI().getPath();
-            if (path == null) {
-                path = "";
-            }
+            String path = call.decodedPath();
             Route route = route(path);
             if (route != null) {
                 endpoint = route.endpoint();
@@ -105,6 +103,14 @@ final class Router implements HttpHandler {
                 call.setHeader("Retry-After", "1");
                 throw new HttpError(503, null, "not_ready", "the deployment is not ready to serve requests");
             }
+            if (route.generation()) {
+                counted = true;
+                if (generating.incrementAndGet() > limits.maxQueue() && limits.maxQueue() > 0) {
+                    call.setHeader("Retry-After", "1");
+                    throw new HttpError(429, null, "too_many_requests", "the server holds " + limits.maxQueue()
+                            + " requests already (its queue is full); retry later");
+                }
+            }
             route.handler().handle(call, path);
         } catch (IOException e) {
             // Only the exchange's own reads and writes throw this: the client went away, a normal event.
@@ -113,15 +119,23 @@ final class Router implements HttpHandler {
         } catch (Throwable t) {
             fail(call, t);
         } finally {
+            if (counted) {
+                generating.decrementAndGet();
+            }
             metrics.request(endpoint, call.responded() ? call.status() : 500);
-            exchange.close();
+            call.complete();
         }
     }
 
     private void fail(HttpCall call, Throwable t) {
+        if (call.disconnected() && !call.responded()) {
+            // A cancellation that followed the client's leaving: nobody is left to answer.
+            call.clientGone();
+            return;
+        }
         HttpError error = HttpError.of(t);
-        // Overload (503) is expected under load; other server errors are bugs or broken replicas.
-        if (error.status() >= 500 && error.status() != 503) {
+        // Overload (503) and deadlines (504) are expected; other server errors are bugs or broken replicas.
+        if (error.status() >= 500 && error.status() != 503 && error.status() != 504) {
             LOG.log(Level.SEVERE, "request " + call.method() + " " + call.path() + " failed", t);
         }
         if (call.responded()) {
