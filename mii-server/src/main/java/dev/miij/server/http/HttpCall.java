@@ -27,6 +27,9 @@ final class HttpCall {
     /** How often a request waiting for its generation checks whether its client left or its deadline passed. */
     private static final long POLL_MILLIS = 50;
 
+    /** Request attribute: the request is in the counters already. */
+    static final String COUNTED = "dev.miij.http.counted";
+
     private final Request request;
     private final Response response;
     private final Callback callback;
@@ -198,14 +201,33 @@ final class HttpCall {
         ByteArrayOutputStream buffer = new ByteArrayOutputStream(length > 0 ? (int) length : 1024);
         byte[] chunk = new byte[16384];
         int n;
-        while ((n = in.read(chunk)) > 0) {
-            if (buffer.size() + n > max) {
-                throw tooLarge(in, -1);
+        try {
+            while ((n = in.read(chunk)) > 0) {
+                if (buffer.size() + n > max) {
+                    throw tooLarge(in, -1);
+                }
+                buffer.write(chunk, 0, n);
             }
-            buffer.write(chunk, 0, n);
+        } catch (IOException e) {
+            if (timedOut(e)) {
+                // The client stopped sending (or sent too slowly): it is still there to read why.
+                setHeader("Connection", "close");
+                throw new HttpError(408, null, "request_timeout", "the request body did not arrive in time");
+            }
+            throw e;
         }
         bodyRead = true;
         return buffer.toByteArray();
+    }
+
+    private static boolean timedOut(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof TimeoutException || c instanceof java.net.SocketTimeoutException
+                    || (c instanceof org.eclipse.jetty.http.HttpException h && h.getCode() == 408)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Bytes of an oversized body read and dropped, at most, so that the client gets to read the 413. */
@@ -285,6 +307,8 @@ final class HttpCall {
             return;
         }
         completed = true;
+        // Counted by the router: Jetty's error page for an aborted request must not count it again.
+        request.setAttribute(COUNTED, Boolean.TRUE);
         if (status == HttpError.CLIENT_CLOSED || failure != null) {
             callback.failed(failure != null ? failure : new IOException("the client went away"));
         } else {

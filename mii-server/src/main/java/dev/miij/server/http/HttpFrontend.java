@@ -272,7 +272,17 @@ public final class HttpFrontend implements AutoCloseable {
         public boolean handle(Request request, Response response, Callback callback) {
             int status = response.getStatus() <= 0 ? 500 : response.getStatus();
             Object message = request.getAttribute(ERROR_MESSAGE);
-            metrics.request("other", status);
+            if (request.getAttribute(ERROR_EXCEPTION) instanceof org.eclipse.jetty.io.EofException) {
+                // The client closed the connection in the middle of its request: nobody to answer.
+                if (request.getAttribute(HttpCall.COUNTED) == null) {
+                    metrics.request("other", HttpError.CLIENT_CLOSED);
+                }
+                callback.failed(new org.eclipse.jetty.io.EofException("the client went away"));
+                return true;
+            }
+            if (request.getAttribute(HttpCall.COUNTED) == null) {
+                metrics.request("other", status);
+            }
             response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
             response.write(true, ByteBuffer.wrap(body(status, message == null ? null : message.toString())), callback);
             return true;
