@@ -78,6 +78,46 @@ final class HttpCall {
         return status;
     }
 
+    private final java.util.concurrent.atomic.AtomicLong promptTokens = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong generatedTokens = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong firstTokenNanos = new java.util.concurrent.atomic.AtomicLong();
+
+    /** Adds a finished generation's tokens to this request's log line. */
+    void tokens(dev.miij.Response r) {
+        promptTokens.addAndGet(r.promptLength());
+        generatedTokens.addAndGet(r.generatedLength());
+    }
+
+    /** Notes when the request's first token came (the earliest, over its prompts and choices). */
+    void firstToken(long nanos) {
+        firstTokenNanos.compareAndSet(0, nanos);
+    }
+
+    /**
+     * The request's id: the client's {@code X-Request-Id} when it sent a sane one, else a fresh one. It is
+     * echoed in the response and written in the request's log line.
+     */
+    String requestId() {
+        if (requestId == null) {
+            String given = header("X-Request-Id");
+            requestId = given != null && given.matches("[A-Za-z0-9._:-]{1,128}") ? given
+                    : Long.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextLong() >>> 1);
+        }
+        return requestId;
+    }
+
+    private String requestId;
+
+    /** The request's one log line: id, method, path, status, tokens and timings. */
+    String logLine() {
+        long end = System.nanoTime();
+        long first = firstTokenNanos.get();
+        return "request " + requestId() + " " + method() + " " + path() + " status=" + status
+                + " prompt_tokens=" + promptTokens.get() + " generated_tokens=" + generatedTokens.get()
+                + (first == 0 ? "" : " ttft_ms=" + (first - startNanos) / 1_000_000)
+                + " total_ms=" + (end - startNanos) / 1_000_000;
+    }
+
     /** Marks a request whose client went away before its response was complete. */
     void clientGone() {
         status = HttpError.CLIENT_CLOSED;

@@ -136,6 +136,7 @@ public final class HttpFrontend implements AutoCloseable {
                 Thread.ofVirtual().name("mii-http-", 0).factory());
         HttpFrontend frontend = new HttpFrontend(server, connector, executor,
                 metrics == null ? new Metrics() : metrics, limits);
+        frontend.metrics.register(service);
         Router router = new Router(service, frontend.metrics, apiKeyOrNull, limits, frontend::ready, frontend.inFlight);
         server.setHandler(new Handler.Abstract.NonBlocking() {
             @Override

@@ -62,7 +62,10 @@ final class MiiGateway {
             return;
         }
         List<Response> responses = call.await(service.generate(prompts, options));
-        responses.forEach(metrics::tokens);
+        responses.forEach(r -> {
+            metrics.tokens(r);
+            call.tokens(r);
+        });
         metrics.e2eLatency(System.nanoTime() - call.startNanos);
         ArrayNode out = Json.MAPPER.createArrayNode();
         for (Response r : responses) {

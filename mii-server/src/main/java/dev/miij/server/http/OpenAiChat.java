@@ -64,6 +64,7 @@ final class OpenAiChat {
         for (int j = 0; j < n; j++) {
             Response r = responses.get(j).getFirst();
             metrics.tokens(r);
+            call.tokens(r);
             promptTokens = r.promptLength();
             completionTokens += r.generatedLength();
             ObjectNode choice = choices.addObject();

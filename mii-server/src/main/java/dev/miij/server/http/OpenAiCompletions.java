@@ -67,6 +67,7 @@ final class OpenAiCompletions {
             for (int p = 0; p < prompts.size(); p++) {
                 byIndex[p * n + j] = choices.get(j).get(p);
                 metrics.tokens(byIndex[p * n + j]);
+                call.tokens(byIndex[p * n + j]);
             }
         }
         metrics.e2eLatency(System.nanoTime() - call.startNanos);

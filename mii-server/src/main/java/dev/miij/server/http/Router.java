@@ -9,8 +9,8 @@ import java.security.MessageDigest;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
-import java.util.logging.Level;
-import java.util.logging.Logger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The one handler of the server: finds the route, checks the API key, method and readiness, and turns
@@ -19,7 +19,9 @@ import java.util.logging.Logger;
  */
 final class Router {
 
-    private static final Logger LOG = Logger.getLogger(Router.class.getName());
+    private static final Logger LOG = LoggerFactory.getLogger(Router.class);
+    /** One line per generation request at info: id, status, tokens and timings. */
+    private static final Logger REQUESTS = LoggerFactory.getLogger("dev.miij.server.http.requests");
 
     /** A route's handler; {@code path} is the decoded request path. */
     private interface Handler {
@@ -83,6 +85,7 @@ final class Router {
         String endpoint = "other";
         boolean counted = false;
         try {
+            call.setHeader("X-Request-Id", call.requestId());
             String path = call.decodedPath();
             Route route = route(path);
             if (route != null) {
@@ -114,7 +117,7 @@ final class Router {
             route.handler().handle(call, path);
         } catch (IOException e) {
             // Only the exchange's own reads and writes throw this: the client went away, a normal event.
-            LOG.log(Level.FINE, "client of " + call.method() + " " + call.path() + " went away", e);
+            LOG.debug("client of {} {} went away", call.method(), call.path(), e);
             call.clientGone();
         } catch (Throwable t) {
             fail(call, t);
@@ -123,6 +126,9 @@ final class Router {
                 generating.decrementAndGet();
             }
             metrics.request(endpoint, call.responded() ? call.status() : 500);
+            if (counted) {
+                REQUESTS.info(call.logLine());
+            }
             call.complete();
         }
     }
@@ -136,7 +142,7 @@ final class Router {
         HttpError error = HttpError.of(t);
         // Overload (503) and deadlines (504) are expected; other server errors are bugs or broken replicas.
         if (error.status() >= 500 && error.status() != 503 && error.status() != 504) {
-            LOG.log(Level.SEVERE, "request " + call.method() + " " + call.path() + " failed", t);
+            LOG.error("request {} {} {} failed", call.requestId(), call.method(), call.path(), t);
         }
         if (call.responded()) {
             return;
@@ -177,15 +183,9 @@ final class Router {
     }
 
     private void metrics(HttpCall call) throws IOException {
-        StringBuilder out = new StringBuilder(8192);
+        StringBuilder out = new StringBuilder(16384);
         metrics.write(out);
-        try {
-            service.writeMetrics(out);
-        } catch (RuntimeException e) {
-            // The front end's own samples are still worth scraping when the engines cannot be asked.
-            LOG.log(Level.WARNING, "engine metrics unavailable", e);
-        }
-        call.send(200, "text/plain; version=0.0.4; charset=utf-8", out.toString());
+        call.send(200, Metrics.CONTENT_TYPE, out.toString());
     }
 
     private ObjectNode models() {

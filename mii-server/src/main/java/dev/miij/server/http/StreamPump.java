@@ -112,6 +112,7 @@ final class StreamPump {
                     long now = System.nanoTime();
                     if (firstTokenNanos[index] == 0) {
                         firstTokenNanos[index] = now;
+                        call.firstToken(now);
                     }
                     lastTokenNanos[index] = now;
                 }
@@ -129,6 +130,7 @@ final class StreamPump {
         if (done.compareAndSet(false, true)) {
             if (response != null) {
                 metrics.tokens(response);
+                call.tokens(response);
             }
             events.add(new Done(index, response, error == null && response == null
                     ? new IllegalStateException("the request ended without a response") : error));
