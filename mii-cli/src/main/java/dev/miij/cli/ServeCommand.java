@@ -26,9 +26,9 @@ import picocli.CommandLine.Parameters;
  * </pre>
  */
 @Command(name = "serve", mixinStandardHelpOptions = true,
-        description = {"Serve a model over MII's gRPC protocol (and optionally REST and the OpenAI API) from replica",
-                "processes behind a load balancer. Runs in the foreground until 'mii terminate NAME', SIGTERM or Ctrl-C;",
-                "logs go to stderr, and one line on stdout says when it is ready."})
+        description = {"Serve a model: gRPC, and optionally REST and the OpenAI API, from replicas behind a load balancer.",
+                "Runs in the foreground until 'mii terminate NAME', SIGTERM or Ctrl-C; logs go to stderr, and one",
+                "line on stdout says when it is ready."})
 final class ServeCommand implements Callable<Integer> {
 
     @Parameters(index = "0", arity = "0..1", paramLabel = "MODEL",

@@ -122,7 +122,8 @@ public final class Deployment {
         List<InetSocketAddress> addresses = ports.stream().map(p -> new InetSocketAddress("127.0.0.1", p)).toList();
         pool = new BackendPool(addresses, replicaKey);
         router = new Router(pool, timer, WAIT_FOR_REPLICA_MILLIS);
-        service = new ReplicatedService(router, spec.name(), spec.model(), tokenizer);
+        // Served under the deployment name (what /v1/models lists and responses carry), never the folder path.
+        service = new ReplicatedService(router, spec.name(), spec.name(), tokenizer);
         balancer = BalancerServer.start(spec.host(), chosen.getFirst(), router, () -> {
             LOG.info("Terminate requested");
             shutdown();
