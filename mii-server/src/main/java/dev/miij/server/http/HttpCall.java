@@ -341,10 +341,36 @@ final class HttpCall {
         return new SseWriter(this);
     }
 
+    /**
+     * Reads and drops a body the route did not read (an error answered before it, a GET with a body), up to
+     * the body limit: a response that leaves request content unread makes HTTP/2 reset the stream, and
+     * HTTP/1.1 close the connection, which clients may report instead of the response.
+     */
+    private void discardBody() {
+        if (bodyRead || failure != null) {
+            return;
+        }
+        bodyRead = true;
+        try {
+            InputStream in = Request.asInputStream(request);
+            byte[] sink = new byte[16384];
+            long total = 0;
+            int n;
+            while (total <= limits.maxBodyBytes() && (n = in.read(sink)) > 0) {
+                total += n;
+            }
+        } catch (IOException | RuntimeException e) {
+            // The client is gone or sends too slowly; the connection is closed either way.
+        }
+    }
+
     /** Ends the exchange: completes the response, or aborts the connection when the client is gone. */
     void complete() {
         if (completed) {
             return;
+        }
+        if (status != HttpError.CLIENT_CLOSED) {
+            discardBody();
         }
         completed = true;
         // Counted by the router: Jetty's error page for an aborted request must not count it again.
