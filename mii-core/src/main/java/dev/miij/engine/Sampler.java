@@ -6,7 +6,8 @@ import java.util.SplittableRandom;
 
 /**
  * Chooses the next token from one row of logits, as transformers' processors do, in their order:
- * min_new_tokens (end-of-sequence suppressed), temperature, top-k, top-p, then greedy argmax or a
+ * penalties (repetition, then frequency and presence, with vLLM's semantics), min_new_tokens
+ * (end-of-sequence suppressed), temperature, top-k, top-p, then greedy argmax or a
  * draw from the request's own random stream, so a seeded request gives the same tokens whatever
  * else shares its batch.
  */
@@ -14,14 +15,26 @@ final class Sampler {
 
     private final GenerationOptions options;
     private final SplittableRandom random;
+    /** The sequence's token ids so far (prompt, then output); read at each step for the penalties. */
+    private final java.util.function.Supplier<int[]> tokens;
+    private final int promptLength;
 
     Sampler(GenerationOptions options) {
+        this(options, () -> new int[0], 0);
+    }
+
+    Sampler(GenerationOptions options, java.util.function.Supplier<int[]> tokens, int promptLength) {
         this.options = options;
+        this.tokens = tokens;
+        this.promptLength = promptLength;
         this.random = options.seed() != null ? new SplittableRandom(options.seed()) : new SplittableRandom();
     }
 
     int next(float[] logits, int offset, int vocab, int generated, int[] eosIds) {
         float[] row = Arrays.copyOfRange(logits, offset, offset + vocab);
+        if (options.penalized()) {
+            penalize(row, options, tokens.get(), promptLength, promptLength + generated);
+        }
         if (generated < options.minNewTokens()) {
             for (int eos : eosIds) {
                 if (eos >= 0 && eos < vocab) {
@@ -86,6 +99,39 @@ final class Sampler {
             }
         }
         return (int) keys[keep - 1];
+    }
+
+    /**
+     * Applies the penalties to one row of logits as vLLM does: the repetition penalty to every token seen
+     * in the prompt or the output ({@code l > 0 ? l / p : l * p}), then
+     * {@code l -= frequency * count + presence * (count > 0)} over the output tokens' counts.
+     *
+     * @param ids    token ids, the prompt's {@code [0, promptLength)} then the output's up to {@code length}
+     */
+    static void penalize(float[] row, GenerationOptions options, int[] ids, int promptLength, int length) {
+        int vocab = row.length;
+        if (options.repetitionPenalty() != 1) {
+            float p = (float) options.repetitionPenalty();
+            java.util.BitSet seen = new java.util.BitSet(vocab);
+            for (int i = 0; i < length; i++) {
+                int t = ids[i];
+                if (t >= 0 && t < vocab && !seen.get(t)) {
+                    seen.set(t);
+                    row[t] = row[t] > 0 ? row[t] / p : row[t] * p;
+                }
+            }
+        }
+        if (options.frequencyPenalty() != 0 || options.presencePenalty() != 0) {
+            java.util.Map<Integer, Integer> counts = new java.util.HashMap<>();
+            for (int i = promptLength; i < length; i++) {
+                if (ids[i] >= 0 && ids[i] < vocab) {
+                    counts.merge(ids[i], 1, Integer::sum);
+                }
+            }
+            float frequency = (float) options.frequencyPenalty();
+            float presence = (float) options.presencePenalty();
+            counts.forEach((t, c) -> row[t] -= frequency * c + presence);
+        }
     }
 
     /** Index of the largest logit; the first one on ties, as torch.argmax. */

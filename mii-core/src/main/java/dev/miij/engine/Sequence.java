@@ -44,7 +44,7 @@ final class Sequence {
         this.promptLength = prompt.length;
         this.options = options;
         this.maxNewTokens = maxNewTokens;
-        this.sampler = new Sampler(options);
+        this.sampler = new Sampler(options, () -> tokens, prompt.length);
         this.listener = listener;
         this.detokenizer = detokenizer;
         this.promptText = promptText;

@@ -68,7 +68,14 @@ record OpenAiParams(GenerationOptions options, int n, Long seed, boolean stream,
             throw HttpError.badRequest("min_tokens", "min_tokens (" + minTokens + ") exceeds " + maxTokensKey
                     + " (" + maxTokens + ")");
         }
-        for (String key : List.of("presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs")) {
+        // OpenAI's penalties and vLLM's repetition_penalty, with vLLM's semantics (see Sampler.penalize).
+        Double presence = f.number("presence_penalty", -2, 2);
+        Double frequency = f.number("frequency_penalty", -2, 2);
+        Double repetition = f.number("repetition_penalty", 0, 10);
+        if (repetition != null && repetition == 0) {
+            throw HttpError.badRequest("repetition_penalty", "repetition_penalty must be greater than 0, got 0 (1 is off)");
+        }
+        for (String key : List.of("logit_bias", "logprobs", "top_logprobs")) {
             f.neutral(key);
         }
         f.ignore("user");
@@ -86,6 +93,9 @@ record OpenAiParams(GenerationOptions options, int n, Long seed, boolean stream,
                 .topK(topK == null || topK <= 0 ? null : topK.intValue())
                 .stop(stop == null ? List.of() : stop)
                 .seed(seed)
+                .presencePenalty(presence == null ? 0 : presence)
+                .frequencyPenalty(frequency == null ? 0 : frequency)
+                .repetitionPenalty(repetition == null ? 1 : repetition)
                 .build();
         return new OpenAiParams(options, n == null ? 1 : n.intValue(), seed, stream, includeUsage);
     }
