@@ -26,20 +26,51 @@ import java.util.Objects;
  * @param returnFullText prepend the prompt to the generated text (default false)
  * @param stop           stop strings of any length; the text is cut before the first one found
  * @param seed           sampling seed; the same seed gives the same tokens whatever the batch
+ * @param presencePenalty   subtracted from the logit of every token already generated, as vLLM and
+ *                          OpenAI do (in [-2, 2], default 0 = off)
+ * @param frequencyPenalty  subtracted from a token's logit once per time it was generated (in [-2, 2],
+ *                          default 0 = off)
+ * @param repetitionPenalty logits of tokens in the prompt or the output are divided by it when positive
+ *                          and multiplied when negative, as transformers and vLLM do (in (0, 10],
+ *                          default 1 = off)
  */
 public record GenerationOptions(int maxLength, Integer maxNewTokens, int minNewTokens, boolean ignoreEos,
                                 boolean doSample, double topP, Integer topK, Double temperature,
-                                boolean returnFullText, List<String> stop, Long seed) {
+                                boolean returnFullText, List<String> stop, Long seed, double presencePenalty,
+                                double frequencyPenalty, double repetitionPenalty) {
 
     public static final int DEFAULT_MAX_LENGTH = 1024;
 
     /** Every option name accepted by {@link #fromMap}. */
     public static final List<String> NAMES = List.of("max_length", "max_new_tokens", "min_new_tokens", "ignore_eos",
-            "do_sample", "top_p", "top_k", "temperature", "return_full_text", "stop", "seed");
+            "do_sample", "top_p", "top_k", "temperature", "return_full_text", "stop", "seed", "presence_penalty",
+            "frequency_penalty", "repetition_penalty");
 
     public GenerationOptions {
         stop = List.copyOf(stop);
         validate(maxLength, maxNewTokens, minNewTokens, topP, topK, temperature, stop);
+        if (!(presencePenalty >= -2 && presencePenalty <= 2)) {
+            throw MiiException.invalid("presence_penalty must be in [-2, 2], got " + presencePenalty);
+        }
+        if (!(frequencyPenalty >= -2 && frequencyPenalty <= 2)) {
+            throw MiiException.invalid("frequency_penalty must be in [-2, 2], got " + frequencyPenalty);
+        }
+        if (!(repetitionPenalty > 0 && repetitionPenalty <= 10)) {
+            throw MiiException.invalid("repetition_penalty must be in (0, 10], got " + repetitionPenalty);
+        }
+    }
+
+    /** The options without penalties (the record as it was before they existed). */
+    public GenerationOptions(int maxLength, Integer maxNewTokens, int minNewTokens, boolean ignoreEos,
+                             boolean doSample, double topP, Integer topK, Double temperature,
+                             boolean returnFullText, List<String> stop, Long seed) {
+        this(maxLength, maxNewTokens, minNewTokens, ignoreEos, doSample, topP, topK, temperature, returnFullText,
+                stop, seed, 0, 0, 1);
+    }
+
+    /** Whether any penalty changes the logits. */
+    public boolean penalized() {
+        return presencePenalty != 0 || frequencyPenalty != 0 || repetitionPenalty != 1;
     }
 
     public static GenerationOptions defaults() {
@@ -63,6 +94,9 @@ public record GenerationOptions(int maxLength, Integer maxNewTokens, int minNewT
         b.returnFullText = returnFullText;
         b.stop = new ArrayList<>(stop);
         b.seed = seed;
+        b.presencePenalty = presencePenalty;
+        b.frequencyPenalty = frequencyPenalty;
+        b.repetitionPenalty = repetitionPenalty;
         return b;
     }
 
@@ -123,6 +157,9 @@ public record GenerationOptions(int maxLength, Integer maxNewTokens, int minNewT
                 case "temperature" -> b.temperature(doubleValue(key, value));
                 case "return_full_text" -> b.returnFullText(boolValue(key, value));
                 case "seed" -> b.seed((long) longValue(key, value));
+                case "presence_penalty" -> b.presencePenalty(doubleValue(key, value));
+                case "frequency_penalty" -> b.frequencyPenalty(doubleValue(key, value));
+                case "repetition_penalty" -> b.repetitionPenalty(doubleValue(key, value));
                 case "stop" -> {
                     if (value instanceof String s) {
                         b.stop(List.of(s));
@@ -196,6 +233,9 @@ public record GenerationOptions(int maxLength, Integer maxNewTokens, int minNewT
         private boolean returnFullText;
         private List<String> stop = new ArrayList<>();
         private Long seed;
+        private double presencePenalty;
+        private double frequencyPenalty;
+        private double repetitionPenalty = 1;
 
         public Builder maxLength(int v) { maxLength = v; return this; }
         public Builder maxNewTokens(Integer v) { maxNewTokens = v; return this; }
@@ -208,10 +248,13 @@ public record GenerationOptions(int maxLength, Integer maxNewTokens, int minNewT
         public Builder returnFullText(boolean v) { returnFullText = v; return this; }
         public Builder stop(List<String> v) { stop = new ArrayList<>(Objects.requireNonNull(v)); return this; }
         public Builder seed(Long v) { seed = v; return this; }
+        public Builder presencePenalty(double v) { presencePenalty = v; return this; }
+        public Builder frequencyPenalty(double v) { frequencyPenalty = v; return this; }
+        public Builder repetitionPenalty(double v) { repetitionPenalty = v; return this; }
 
         public GenerationOptions build() {
             return new GenerationOptions(maxLength, maxNewTokens, minNewTokens, ignoreEos, doSample, topP, topK,
-                    temperature, returnFullText, stop, seed);
+                    temperature, returnFullText, stop, seed, presencePenalty, frequencyPenalty, repetitionPenalty);
         }
     }
 }

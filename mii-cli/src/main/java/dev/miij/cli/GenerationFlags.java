@@ -36,7 +36,8 @@ final class GenerationFlags {
     @Option(names = "--seed", paramLabel = "N", description = "Sampling seed (reproducible output).")
     Long seed;
 
-    @Option(names = "--stop", paramLabel = "TEXT", description = "Stop string (repeatable; any length).")
+    @Option(names = "--stop", paramLabel = "TEXT",
+            description = "Stop string (repeatable; any length); \\n, \\t, \\r and \\\\ are read as escapes, so --stop '\\n\\n' stops at a blank line.")
     List<String> stop = new ArrayList<>();
 
     @Option(names = "--return-full-text", description = "Print the prompt before the generated text.")
@@ -46,10 +47,44 @@ final class GenerationFlags {
     GenerationOptions toOptions() {
         GenerationOptions.Builder b = GenerationOptions.builder()
                 .maxNewTokens(maxNewTokens).minNewTokens(minNewTokens).doSample(!greedy).ignoreEos(ignoreEos)
-                .temperature(temperature).topP(topP).topK(topK).seed(seed).stop(stop).returnFullText(returnFullText);
+                .temperature(temperature).topP(topP).topK(topK).seed(seed).stop(stop.stream().map(GenerationFlags::unescape).toList())
+                .returnFullText(returnFullText);
         if (maxLength != null) {
             b.maxLength(maxLength);
         }
         return b.build();
+    }
+
+    /**
+     * Reads the escapes a shell leaves as typed: {@code \n}, {@code \t}, {@code \r}, {@code \\} and
+     * {@code \\uXXXX}. Anything else after a backslash stays as it is.
+     */
+    static String unescape(String s) {
+        StringBuilder out = new StringBuilder(s.length());
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c != '\\' || i + 1 == s.length()) {
+                out.append(c);
+                continue;
+            }
+            char n = s.charAt(i + 1);
+            switch (n) {
+                case 'n' -> out.append('\n');
+                case 't' -> out.append('\t');
+                case 'r' -> out.append('\r');
+                case '\\' -> out.append('\\');
+                case 'u' -> {
+                    if (i + 6 <= s.length() && s.substring(i + 2, i + 6).matches("[0-9a-fA-F]{4}")) {
+                        out.append((char) Integer.parseInt(s.substring(i + 2, i + 6), 16));
+                        i += 4;
+                    } else {
+                        out.append("\\u");
+                    }
+                }
+                default -> out.append('\\').append(n);
+            }
+            i++;
+        }
+        return out.toString();
     }
 }

@@ -7,8 +7,10 @@ import dev.miij.server.deploy.DeploymentSpec;
 import dev.miij.server.deploy.LogSetup;
 import dev.miij.server.deploy.Registry;
 import dev.miij.server.deploy.RegistryEntry;
+import dev.miij.server.http.HttpLimits;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -25,9 +27,9 @@ import picocli.CommandLine.Parameters;
  * </pre>
  */
 @Command(name = "serve", mixinStandardHelpOptions = true,
-        description = {"Serve a model over MII's gRPC protocol (and optionally REST and the OpenAI API) from replica",
-                "processes behind a load balancer. Runs in the foreground until 'mii terminate NAME', SIGTERM or Ctrl-C;",
-                "logs go to stderr, and one line on stdout says when it is ready."})
+        description = {"Serve a model: gRPC, and optionally REST and the OpenAI API, from replicas behind a load balancer.",
+                "Runs in the foreground until 'mii terminate NAME', SIGTERM or Ctrl-C; logs go to stderr, and one",
+                "line on stdout says when it is ready."})
 final class ServeCommand implements Callable<Integer> {
 
     @Parameters(index = "0", arity = "0..1", paramLabel = "MODEL",
@@ -60,6 +62,14 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--max-length", paramLabel = "N", description = "Default max_length of requests that set none.")
     Integer maxLength;
 
+    @Option(names = "--max-queue", paramLabel = "N",
+            description = "HTTP generation requests held at once (running or waiting); one more gets 429 with Retry-After. 0: no limit (default).")
+    int maxQueue;
+
+    @Option(names = "--request-timeout", paramLabel = "SECONDS",
+            description = "Deadline of one HTTP generation request; past it the request is cancelled (504). Default: none.")
+    double requestTimeout;
+
     @Option(names = "--debug", description = "Verbose logs and stack traces.")
     boolean debug;
 
@@ -82,6 +92,8 @@ final class ServeCommand implements Callable<Integer> {
         }
         DeploymentSpec spec = DeploymentSpec.of(DefaultModel.resolve(model), options);
         Deployment deployment = new Deployment(spec, Registry.fromEnvironment(), null);
+        deployment.setHttpLimits(HttpLimits.defaults().withMaxQueue(maxQueue)
+                .withRequestTimeout(requestTimeout > 0 ? Duration.ofMillis((long) (requestTimeout * 1000)) : null));
         Thread hook = new Thread(deployment::shutdown, "mii-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         deployment.start();

@@ -261,8 +261,8 @@ class LoadBenchCommandTest {
         }
 
         @Override
-        public void writeMetrics(StringBuilder out) {
-            delegate.writeMetrics(out);
+        public List<dev.miij.server.EngineSample> engineSamples() {
+            return delegate.engineSamples();
         }
     }
 

@@ -4,7 +4,8 @@ import java.util.Arrays;
 
 /**
  * Chooses the next token from one row of logits, as transformers' processors do, in their order:
- * min_new_tokens (end-of-sequence suppressed), temperature, top-k, top-p, then greedy argmax or a
+ * penalties (repetition, then frequency and presence, with vLLM's semantics), min_new_tokens
+ * (end-of-sequence suppressed), temperature, top-k, top-p, then greedy argmax or a
  * draw with the counter-based uniform number of {@link SamplingParams#uniform()}, so a seeded
  * request gives the same tokens whatever else shares its batch. This is the reference every device
  * sampler is tested against, and what {@link Backend#sample} does by default.
@@ -17,6 +18,9 @@ public final class Sampler {
     /** The token for {@code vocab} logits at {@code offset}. */
     public static int sample(float[] logits, int offset, int vocab, SamplingParams params, int[] eosIds) {
         float[] row = Arrays.copyOfRange(logits, offset, offset + vocab);
+        if (params.penalties() != null) {
+            params.penalties().apply(row);
+        }
         if (params.suppressEos()) {
             for (int eos : eosIds) {
                 if (eos >= 0 && eos < vocab) {

@@ -17,17 +17,73 @@ import dev.miij.GenerationOptions;
  * @param suppressEos mask the end-of-sequence ids (min_new_tokens not reached)
  * @param seed        the request's random seed
  * @param step        tokens generated so far: the counter of the draw
+ * @param penalties   repetition / frequency / presence penalties over the sequence's tokens, applied
+ *                    to the logits first; null for none
  */
 public record SamplingParams(boolean greedy, double temperature, int topK, double topP, boolean suppressEos, long seed,
-                             int step) {
+                             int step, Penalties penalties) {
 
     /** Greedy argmax with nothing masked. */
-    public static final SamplingParams GREEDY = new SamplingParams(true, 1.0, 0, 1.0, false, 0, 0);
+    public static final SamplingParams GREEDY = new SamplingParams(true, 1.0, 0, 1.0, false, 0, 0, null);
 
-    /** A request's parameters for the draw of its token number {@code generated} (0-based). */
+    /** Without penalties. */
+    public SamplingParams(boolean greedy, double temperature, int topK, double topP, boolean suppressEos, long seed,
+                          int step) {
+        this(greedy, temperature, topK, topP, suppressEos, seed, step, null);
+    }
+
+    /** A request's parameters for the draw of its token number {@code generated} (0-based), without penalties. */
     public static SamplingParams of(GenerationOptions o, long seed, int generated) {
+        return of(o, seed, generated, null, 0);
+    }
+
+    /**
+     * A request's parameters for the draw of its token number {@code generated}; {@code ids} holds
+     * its prompt ({@code [0, promptLength)}) then its output, read for the penalties when it asks for any.
+     */
+    public static SamplingParams of(GenerationOptions o, long seed, int generated, int[] ids, int promptLength) {
+        Penalties p = o.penalized() && ids != null ? new Penalties(o.repetitionPenalty(), o.frequencyPenalty(),
+                o.presencePenalty(), ids, promptLength, promptLength + generated) : null;
         return new SamplingParams(!o.doSample(), o.temperature() == null ? 1.0 : o.temperature(),
-                o.topK() == null ? 0 : o.topK(), o.topP(), generated < o.minNewTokens(), seed, generated);
+                o.topK() == null ? 0 : o.topK(), o.topP(), generated < o.minNewTokens(), seed, generated, p);
+    }
+
+    /**
+     * vLLM's penalties over a sequence's tokens: the repetition penalty on every token seen in the
+     * prompt or the output ({@code l > 0 ? l / p : l * p}), then
+     * {@code l -= frequency * count + presence * (count > 0)} over the output tokens' counts.
+     *
+     * @param ids    token ids, the prompt's {@code [0, promptLength)} then the output's up to {@code length}
+     */
+    public record Penalties(double repetition, double frequency, double presence, int[] ids, int promptLength,
+                            int length) {
+
+        /** Applies the penalties to one row of logits. */
+        public void apply(float[] row) {
+            int vocab = row.length;
+            if (repetition != 1) {
+                float p = (float) repetition;
+                java.util.BitSet seen = new java.util.BitSet(vocab);
+                for (int i = 0; i < length; i++) {
+                    int t = ids[i];
+                    if (t >= 0 && t < vocab && !seen.get(t)) {
+                        seen.set(t);
+                        row[t] = row[t] > 0 ? row[t] / p : row[t] * p;
+                    }
+                }
+            }
+            if (frequency != 0 || presence != 0) {
+                java.util.Map<Integer, Integer> counts = new java.util.HashMap<>();
+                for (int i = promptLength; i < length; i++) {
+                    if (ids[i] >= 0 && ids[i] < vocab) {
+                        counts.merge(ids[i], 1, Integer::sum);
+                    }
+                }
+                float f = (float) frequency;
+                float pr = (float) presence;
+                counts.forEach((t, c) -> row[t] -= f * c + pr);
+            }
+        }
     }
 
     /** This draw's uniform number in [0, 1). */

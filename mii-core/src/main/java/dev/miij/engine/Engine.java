@@ -210,7 +210,7 @@ public final class Engine implements AutoCloseable {
         SamplingParams[] sampling = new SamplingParams[sampled.size()];
         for (int i = 0; i < sampling.length; i++) {
             Sequence seq = sampled.get(i);
-            sampling[i] = SamplingParams.of(seq.options, seq.seed, seq.generated());
+            sampling[i] = SamplingParams.of(seq.options, seq.seed, seq.generated(), seq.tokens, seq.promptLength);
         }
         long t0 = System.nanoTime();
         int[] next = model.forward(batch, cache, sampling, eosIds);

@@ -313,7 +313,8 @@ public final class CudaBackend implements Backend {
     @Override
     public void beginStep(RaggedBatch batch, SamplingParams[] sampling) {
         beginStep();
-        int bucket = graphs.bucketFor(batch, sampling);
+        // Penalties read each sequence's token history: those steps sample on the host, so no graph.
+        int bucket = penalized(sampling) ? 0 : graphs.bucketFor(batch, sampling);
         int maxBlocks = 1;
         for (int[] t : batch.blockTables()) {
             maxBlocks = Math.max(maxBlocks, t.length);
@@ -342,6 +343,17 @@ public final class CudaBackend implements Backend {
                 mode = Mode.CAPTURE;
             }
         }
+    }
+
+    private static boolean penalized(SamplingParams[] sampling) {
+        if (sampling != null) {
+            for (SamplingParams p : sampling) {
+                if (p.penalties() != null) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     private boolean replaying() {
@@ -580,7 +592,7 @@ public final class CudaBackend implements Backend {
         if (l.rows() != n) {
             throw new IllegalArgumentException(n + " sampling rows for " + l.rows() + " rows of logits");
         }
-        if (n > 4 * DecodeGraphs.MAX_BUCKET) {
+        if (n > 4 * DecodeGraphs.MAX_BUCKET || penalized(sampling)) {
             return Backend.super.sample(logits, sampling, eosIds);
         }
         boolean packed = sampling == stepSampling && Arrays.equals(eosIds, packedEos);

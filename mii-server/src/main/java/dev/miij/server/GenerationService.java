@@ -35,8 +35,8 @@ public interface GenerationService {
     /** Number of tokens of a text as the model's tokenizer counts them (no special tokens added). */
     int countTokens(String text);
 
-    /** Appends Prometheus text-format samples describing the engines (KV blocks, queues, prefix cache). */
-    void writeMetrics(StringBuilder out);
+    /** The numbers of the engines behind this service (KV blocks, queues, prefix cache), one per replica. */
+    List<EngineSample> engineSamples();
 
     /** One streaming request in flight. */
     interface Stream {

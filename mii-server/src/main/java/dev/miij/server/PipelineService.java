@@ -39,11 +39,29 @@ public final class PipelineService implements GenerationService {
 
     @Override
     public CompletableFuture<List<Response>> generate(List<String> prompts, GenerationOptions options) {
+        // One engine request per prompt, as Pipeline.submit does, but keeping the handles: cancelling the
+        // returned future (a client that left) cancels them and frees their KV blocks.
+        List<Engine.Handle> handles = new java.util.ArrayList<>(prompts.size());
         try {
-            return pipeline.submit(prompts, options);
+            if (prompts.isEmpty()) {
+                throw dev.miij.MiiException.invalid("no prompts given");
+            }
+            for (String p : prompts) {
+                handles.add(pipeline.stream(p, options, StreamListener.NONE));
+            }
         } catch (RuntimeException e) {
+            handles.forEach(h -> h.cancel().run());
             return CompletableFuture.failedFuture(e);
         }
+        CompletableFuture<List<Response>> all = CompletableFuture
+                .allOf(handles.stream().map(Engine.Handle::result).toArray(CompletableFuture[]::new))
+                .thenApply(v -> handles.stream().map(h -> h.result().join()).toList());
+        all.whenComplete((v, e) -> {
+            if (all.isCancelled()) {
+                handles.forEach(h -> h.cancel().run());
+            }
+        });
+        return all;
     }
 
     @Override
@@ -73,26 +91,12 @@ public final class PipelineService implements GenerationService {
     }
 
     @Override
-    public void writeMetrics(StringBuilder out) {
+    public List<EngineSample> engineSamples() {
         EngineStats s = pipeline.engine().stats();
-        gauge(out, "mii_requests_running", "Requests admitted to the engine", s.requestsRunning);
-        gauge(out, "mii_requests_waiting", "Requests queued for admission", s.requestsWaiting);
-        gauge(out, "mii_kv_blocks_in_use", "KV-cache blocks held by sequences", s.kvBlocksInUse);
-        gauge(out, "mii_kv_blocks_total", "KV-cache blocks allocated", s.kvBlocksTotal);
-        counter(out, "mii_prefix_cache_hits_total", "Prompt blocks served from the prefix cache", s.prefixHits);
-        counter(out, "mii_prefix_cache_misses_total", "Prefix-cache lookups that missed", s.prefixMisses);
-        counter(out, "mii_preemptions_total", "Sequences preempted for lack of KV blocks", s.preemptions);
-        counter(out, "mii_engine_steps_total", "Forward steps run", s.steps);
-        counter(out, "mii_generation_tokens_total", "Tokens generated", s.tokensGenerated);
-    }
-
-    static void gauge(StringBuilder out, String name, String help, double v) {
-        out.append("# HELP ").append(name).append(' ').append(help).append('\n')
-                .append("# TYPE ").append(name).append(" gauge\n").append(name).append(' ').append(v).append('\n');
-    }
-
-    static void counter(StringBuilder out, String name, String help, double v) {
-        out.append("# HELP ").append(name).append(' ').append(help).append('\n')
-                .append("# TYPE ").append(name).append(" counter\n").append(name).append(' ').append(v).append('\n');
+        java.util.Map<String, Long> engine = new java.util.LinkedHashMap<>();
+        for (dev.miij.server.grpc.EngineStatsRpc.Metric m : dev.miij.server.grpc.EngineStatsRpc.METRICS) {
+            engine.put(m.key(), m.read().applyAsLong(s));
+        }
+        return List.of(new EngineSample(-1, engine, java.util.Map.of()));
     }
 }

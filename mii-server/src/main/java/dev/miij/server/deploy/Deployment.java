@@ -77,6 +77,7 @@ public final class Deployment {
     private Router router;
     private BalancerServer balancer;
     private HttpFrontend http;
+    private volatile dev.miij.server.http.HttpLimits httpLimits = dev.miij.server.http.HttpLimits.defaults();
     private GenerationService service;
     private RegistryEntry entry;
     private volatile boolean ready;
@@ -84,6 +85,11 @@ public final class Deployment {
     private boolean shutDown;
 
     /** @param logFile the log this front end writes to (shown by {@code mii list}), or null for a terminal */
+    /** Bounds of the HTTP front end (queue, deadline, sizes, timeouts); set before {@link #start()}. */
+    public void setHttpLimits(dev.miij.server.http.HttpLimits limits) {
+        this.httpLimits = java.util.Objects.requireNonNull(limits);
+    }
+
     public Deployment(DeploymentSpec spec, Registry registry, Path logFile) {
         this.spec = spec;
         this.registry = registry;
@@ -116,14 +122,15 @@ public final class Deployment {
         List<InetSocketAddress> addresses = ports.stream().map(p -> new InetSocketAddress("127.0.0.1", p)).toList();
         pool = new BackendPool(addresses, replicaKey);
         router = new Router(pool, timer, WAIT_FOR_REPLICA_MILLIS);
-        service = new ReplicatedService(router, spec.name(), spec.model(), tokenizer);
+        // Served under the deployment name (what /v1/models lists and responses carry), never the folder path.
+        service = new ReplicatedService(router, spec.name(), spec.name(), tokenizer);
         balancer = BalancerServer.start(spec.host(), chosen.getFirst(), router, () -> {
             LOG.info("Terminate requested");
             shutdown();
         }, spec.apiKey());
         if (spec.enableRestfulApi()) {
             // Up before the replicas, so that /healthz answers 503 (not "connection refused") while they load.
-            http = RestfulApi.start(service, spec, () -> ready && !closing);
+            http = RestfulApi.start(service, spec, httpLimits, () -> ready && !closing);
         }
         ProcessHandle self = ProcessHandle.current();
         synchronized (this) {

@@ -2,6 +2,7 @@ package dev.miij.server.deploy;
 
 import dev.miij.server.GenerationService;
 import dev.miij.server.http.HttpFrontend;
+import dev.miij.server.http.HttpLimits;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -15,10 +16,11 @@ final class RestfulApi {
 
     /**
      * @param service the deployment's replicas behind the load balancer
+     * @param limits  bounds of the HTTP front end
      * @param ready   whether the deployment can serve now (what /healthz reports)
      */
-    static HttpFrontend start(GenerationService service, DeploymentSpec spec, BooleanSupplier ready) {
-        HttpFrontend http = HttpFrontend.start(service, spec.host(), spec.restfulApiPort(), spec.apiKey());
+    static HttpFrontend start(GenerationService service, DeploymentSpec spec, HttpLimits limits, BooleanSupplier ready) {
+        HttpFrontend http = HttpFrontend.start(service, spec.host(), spec.restfulApiPort(), spec.apiKey(), null, limits);
         http.setReadiness(ready);
         return http;
     }

@@ -49,7 +49,7 @@ public final class EngineStatsRpc {
             new Metric("requests_running", "mii_requests_running", "Requests admitted to the engine", false, s -> s.requestsRunning),
             new Metric("requests_waiting", "mii_requests_waiting", "Requests queued for admission", false, s -> s.requestsWaiting),
             new Metric("kv_blocks_in_use", "mii_kv_blocks_in_use", "KV-cache blocks held by sequences", false, s -> s.kvBlocksInUse),
-            new Metric("kv_blocks_total", "mii_kv_blocks_total", "KV-cache blocks allocated", false, s -> s.kvBlocksTotal),
+            new Metric("kv_blocks_total", "mii_kv_blocks_capacity", "KV-cache blocks allocated", false, s -> s.kvBlocksTotal),
             new Metric("prefix_hits", "mii_prefix_cache_hits_total", "Prompt blocks served from the prefix cache", true, s -> s.prefixHits),
             new Metric("prefix_misses", "mii_prefix_cache_misses_total", "Prefix-cache lookups that missed", true, s -> s.prefixMisses),
             new Metric("preemptions", "mii_preemptions_total", "Sequences preempted for lack of KV blocks", true, s -> s.preemptions),

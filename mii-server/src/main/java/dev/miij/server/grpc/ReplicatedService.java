@@ -57,7 +57,7 @@ public final class ReplicatedService implements GenerationService {
     @Override
     public CompletableFuture<List<Response>> generate(List<String> prompts, GenerationOptions options) {
         CompletableFuture<List<Response>> result = new CompletableFuture<>();
-        router.forward(Router.UNARY, request(prompts, options), null, new StreamObserver<>() {
+        Router.Forward f = router.forward(Router.UNARY, request(prompts, options), null, new StreamObserver<>() {
             private final List<Response> responses = new ArrayList<>();
 
             @Override
@@ -73,6 +73,12 @@ public final class ReplicatedService implements GenerationService {
             @Override
             public void onCompleted() {
                 result.complete(List.copyOf(responses));
+            }
+        });
+        // Cancelling the future (the HTTP client left) cancels the call and, through it, the replica's work.
+        result.whenComplete((r, e) -> {
+            if (result.isCancelled()) {
+                f.cancel();
             }
         });
         return result;
@@ -107,14 +113,13 @@ public final class ReplicatedService implements GenerationService {
     }
 
     /**
-     * Each replica's engine numbers labelled {@code replica="i"}, plus the balancer's view of each
-     * replica: up, prompts in flight, restarts. A replica that does not answer in a second is left out.
+     * Each replica's engine numbers, plus the balancer's view of each replica: up, prompts in flight,
+     * restarts. A replica that does not answer in a second has no engine numbers.
      */
     @Override
-    public void writeMetrics(StringBuilder out) {
-        BackendPool pool = router.pool();
-        List<Map<String, Long>> stats = new ArrayList<>();
-        for (Backend b : pool.backends()) {
+    public List<dev.miij.server.EngineSample> engineSamples() {
+        List<dev.miij.server.EngineSample> out = new ArrayList<>();
+        for (Backend b : router.pool().backends()) {
             Map<String, Long> s = Map.of();
             if (b.up()) {
                 try {
@@ -123,28 +128,12 @@ public final class ReplicatedService implements GenerationService {
                     s = Map.of();
                 }
             }
-            stats.add(s);
+            Map<String, Long> balancer = new LinkedHashMap<>();
+            balancer.put("up", b.up() ? 1L : 0L);
+            balancer.put("outstanding", (long) b.outstanding());
+            balancer.put("restarts", (long) b.restarts.get());
+            out.add(new dev.miij.server.EngineSample(b.index, s, balancer));
         }
-        for (EngineStatsRpc.Metric m : EngineStatsRpc.METRICS) {
-            Map<Integer, Long> values = new LinkedHashMap<>();
-            for (int i = 0; i < stats.size(); i++) {
-                Long v = stats.get(i).get(m.key());
-                if (v != null) {
-                    values.put(i, v);
-                }
-            }
-            Prometheus.write(out, m.name(), m.help(), m.counter(), values);
-        }
-        Map<Integer, Long> up = new LinkedHashMap<>();
-        Map<Integer, Long> outstanding = new LinkedHashMap<>();
-        Map<Integer, Long> restarts = new LinkedHashMap<>();
-        for (Backend b : pool.backends()) {
-            up.put(b.index, b.up() ? 1L : 0L);
-            outstanding.put(b.index, (long) b.outstanding());
-            restarts.put(b.index, (long) b.restarts.get());
-        }
-        Prometheus.write(out, "mii_replica_up", "Whether the replica passes health checks", false, up);
-        Prometheus.write(out, "mii_replica_outstanding_prompts", "Prompts sent to the replica and not answered yet", false, outstanding);
-        Prometheus.write(out, "mii_replica_restarts_total", "Times the replica's process was restarted", true, restarts);
+        return out;
     }
 }

@@ -104,6 +104,15 @@ public final class WireKwargs {
         if (o.seed() != null) {
             m.put("seed", ival(o.seed()));
         }
+        if (o.presencePenalty() != 0) {
+            m.put("presence_penalty", fval(o.presencePenalty()));
+        }
+        if (o.frequencyPenalty() != 0) {
+            m.put("frequency_penalty", fval(o.frequencyPenalty()));
+        }
+        if (o.repetitionPenalty() != 1) {
+            m.put("repetition_penalty", fval(o.repetitionPenalty()));
+        }
         return m;
     }
 

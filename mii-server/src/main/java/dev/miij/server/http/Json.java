@@ -17,7 +17,14 @@ final class Json {
      * Trailing tokens after the document are an error, so {@code {"a":1} junk} is not silently accepted;
      * floats stay doubles and big integers stay exact, so range checks see the value the client sent.
      */
-    static final ObjectMapper MAPPER = new ObjectMapper()
+    static final ObjectMapper MAPPER = new ObjectMapper(com.fasterxml.jackson.core.JsonFactory.builder()
+            // Bounds a hostile body's cost: deep nesting recurses, and huge numbers parse slowly.
+            .streamReadConstraints(com.fasterxml.jackson.core.StreamReadConstraints.builder()
+                    .maxNestingDepth(HttpLimits.MAX_JSON_DEPTH)
+                    .maxStringLength(HttpLimits.MAX_JSON_STRING)
+                    .maxNumberLength(100)
+                    .build())
+            .build())
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     private Json() {

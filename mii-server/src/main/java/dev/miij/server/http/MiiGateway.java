@@ -61,8 +61,11 @@ final class MiiGateway {
             pump.run(new Events(prompts, options.returnFullText()));
             return;
         }
-        List<Response> responses = service.generate(prompts, options).join();
-        responses.forEach(metrics::tokens);
+        List<Response> responses = call.await(service.generate(prompts, options));
+        responses.forEach(r -> {
+            metrics.tokens(r);
+            call.tokens(r);
+        });
         metrics.e2eLatency(System.nanoTime() - call.startNanos);
         ArrayNode out = Json.MAPPER.createArrayNode();
         for (Response r : responses) {

@@ -56,7 +56,7 @@ final class OpenAiChat {
             pump.run(new Chunks(id, created, service.modelName(), n, params.includeUsage()));
             return;
         }
-        List<List<Response>> responses = params.generate(service, List.of(prompt));
+        List<List<Response>> responses = params.generate(service, List.of(prompt), call);
         ObjectNode body = OpenAiJson.header(id, created, service.modelName(), "chat.completion");
         ArrayNode choices = body.putArray("choices");
         int promptTokens = 0;
@@ -64,6 +64,7 @@ final class OpenAiChat {
         for (int j = 0; j < n; j++) {
             Response r = responses.get(j).getFirst();
             metrics.tokens(r);
+            call.tokens(r);
             promptTokens = r.promptLength();
             completionTokens += r.generatedLength();
             ObjectNode choice = choices.addObject();

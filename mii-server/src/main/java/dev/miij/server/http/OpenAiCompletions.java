@@ -61,12 +61,13 @@ final class OpenAiCompletions {
             pump.run(new Chunks(c));
             return;
         }
-        List<List<Response>> choices = params.generate(service, prompts);
+        List<List<Response>> choices = params.generate(service, prompts, call);
         Response[] byIndex = new Response[prompts.size() * n];
         for (int j = 0; j < n; j++) {
             for (int p = 0; p < prompts.size(); p++) {
                 byIndex[p * n + j] = choices.get(j).get(p);
                 metrics.tokens(byIndex[p * n + j]);
+                call.tokens(byIndex[p * n + j]);
             }
         }
         metrics.e2eLatency(System.nanoTime() - call.startNanos);

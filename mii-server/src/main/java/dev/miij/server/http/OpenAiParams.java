@@ -68,7 +68,14 @@ record OpenAiParams(GenerationOptions options, int n, Long seed, boolean stream,
             throw HttpError.badRequest("min_tokens", "min_tokens (" + minTokens + ") exceeds " + maxTokensKey
                     + " (" + maxTokens + ")");
         }
-        for (String key : List.of("presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs")) {
+        // OpenAI's penalties and vLLM's repetition_penalty, with vLLM's semantics (see SamplingParams.Penalties).
+        Double presence = f.number("presence_penalty", -2, 2);
+        Double frequency = f.number("frequency_penalty", -2, 2);
+        Double repetition = f.number("repetition_penalty", 0, 10);
+        if (repetition != null && repetition == 0) {
+            throw HttpError.badRequest("repetition_penalty", "repetition_penalty must be greater than 0, got 0 (1 is off)");
+        }
+        for (String key : List.of("logit_bias", "logprobs", "top_logprobs")) {
             f.neutral(key);
         }
         f.ignore("user");
@@ -86,6 +93,9 @@ record OpenAiParams(GenerationOptions options, int n, Long seed, boolean stream,
                 .topK(topK == null || topK <= 0 ? null : topK.intValue())
                 .stop(stop == null ? List.of() : stop)
                 .seed(seed)
+                .presencePenalty(presence == null ? 0 : presence)
+                .frequencyPenalty(frequency == null ? 0 : frequency)
+                .repetitionPenalty(repetition == null ? 1 : repetition)
                 .build();
         return new OpenAiParams(options, n == null ? 1 : n.intValue(), seed, stream, includeUsage);
     }
@@ -101,30 +111,44 @@ record OpenAiParams(GenerationOptions options, int n, Long seed, boolean stream,
      * one, each choice is its own call, each started on its own thread so that they still run together
      * even where the service's generate blocks until done.
      */
-    List<List<Response>> generate(GenerationService service, List<String> prompts) {
+    List<List<Response>> generate(GenerationService service, List<String> prompts, HttpCall call)
+            throws java.io.IOException {
         if (seed == null) {
             List<String> repeated = new ArrayList<>(prompts.size() * n);
             for (int j = 0; j < n; j++) {
                 repeated.addAll(prompts);
             }
-            List<Response> all = service.generate(repeated, options).join();
+            List<Response> all = call.await(service.generate(repeated, options));
             List<List<Response>> byChoice = new ArrayList<>(n);
             for (int j = 0; j < n; j++) {
                 byChoice.add(all.subList(j * prompts.size(), (j + 1) * prompts.size()));
             }
             return byChoice;
         }
+        List<CompletableFuture<List<Response>>> started = new java.util.concurrent.CopyOnWriteArrayList<>();
         List<CompletableFuture<List<Response>>> futures = new ArrayList<>(n);
+        java.util.concurrent.atomic.AtomicBoolean cancelled = new java.util.concurrent.atomic.AtomicBoolean();
         for (int j = 0; j < n; j++) {
             GenerationOptions choice = forChoice(j);
-            futures.add(CompletableFuture.supplyAsync(() -> service.generate(prompts, choice).join(),
-                    task -> Thread.ofVirtual().name("mii-http-choice").start(task)));
+            futures.add(CompletableFuture.supplyAsync(() -> {
+                CompletableFuture<List<Response>> f = service.generate(prompts, choice);
+                started.add(f);
+                if (cancelled.get()) {
+                    f.cancel(true);
+                }
+                return f;
+            }, task -> Thread.ofVirtual().name("mii-http-choice").start(task)).thenCompose(f -> f));
         }
-        List<List<Response>> byChoice = new ArrayList<>(n);
-        for (CompletableFuture<List<Response>> f : futures) {
-            byChoice.add(f.join());
-        }
-        return byChoice;
+        CompletableFuture<List<List<Response>>> all = CompletableFuture.allOf(futures.toArray(CompletableFuture[]::new))
+                .thenApply(v -> futures.stream().map(CompletableFuture::join).toList());
+        // Cancelling the whole (the client left) cancels every choice's generation.
+        all.whenComplete((v, e) -> {
+            if (all.isCancelled()) {
+                cancelled.set(true);
+                started.forEach(f -> f.cancel(true));
+            }
+        });
+        return call.await(all);
     }
 
     /** Any served name is accepted: the model's own and the deployment's. Absent means this model. */

@@ -2,25 +2,26 @@ package dev.miij.server.http;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpHandler;
 import dev.miij.server.GenerationService;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
-import java.util.logging.Level;
-import java.util.logging.Logger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The one handler of the server: finds the route, checks the API key, method and readiness, and turns
  * whatever a route throws into an error response, so that no request can take the server down or go
  * unanswered. Counts every request by endpoint and status.
  */
-final class Router implements HttpHandler {
+final class Router {
 
-    private static final Logger LOG = Logger.getLogger(Router.class.getName());
+    private static final Logger LOG = LoggerFactory.getLogger(Router.class);
+    /** One line per generation request at info: id, status, tokens and timings. */
+    private static final Logger REQUESTS = LoggerFactory.getLogger("dev.miij.server.http.requests");
 
     /** A route's handler; {@code path} is the decoded request path. */
     private interface Handler {
@@ -39,19 +40,21 @@ final class Router implements HttpHandler {
     private final GenerationService service;
     private final Metrics metrics;
     private final byte[] apiKey;
-    private final int maxBodyBytes;
+    private final HttpLimits limits;
     private final BooleanSupplier ready;
+    /** Generation requests held now, for {@link HttpLimits#maxQueue()}. */
+    private final AtomicInteger generating = new AtomicInteger();
     private final long created = System.currentTimeMillis() / 1000;
     private final MiiGateway gateway;
     private final OpenAiCompletions completions;
     private final OpenAiChat chat;
 
-    Router(GenerationService service, Metrics metrics, String apiKey, int maxBodyBytes, BooleanSupplier ready,
+    Router(GenerationService service, Metrics metrics, String apiKey, HttpLimits limits, BooleanSupplier ready,
            Set<StreamPump> inFlight) {
         this.service = service;
         this.metrics = metrics;
         this.apiKey = apiKey == null || apiKey.isEmpty() ? null : apiKey.getBytes(StandardCharsets.UTF_8);
-        this.maxBodyBytes = maxBodyBytes;
+        this.limits = limits;
         this.ready = ready;
         this.gateway = new MiiGateway(service, metrics, inFlight);
         this.completions = new OpenAiCompletions(service, metrics, inFlight);
@@ -77,15 +80,13 @@ final class Router implements HttpHandler {
         };
     }
 
-    @Override
-    public void handle(HttpExchange exchange) {
-        HttpCall call = new HttpCall(exchange, maxBodyBytes);
+    /** Answers one request; never throws, and always completes the exchange. */
+    void handle(HttpCall call) {
         String endpoint = "other";
+        boolean counted = false;
         try {
-            String path = exchange.getRequestURI().getPath();
-            if (path == null) {
-                path = "";
-            }
+            call.setHeader("X-Request-Id", call.requestId());
+            String path = call.decodedPath();
             Route route = route(path);
             if (route != null) {
                 endpoint = route.endpoint();
@@ -105,24 +106,43 @@ final class Router implements HttpHandler {
                 call.setHeader("Retry-After", "1");
                 throw new HttpError(503, null, "not_ready", "the deployment is not ready to serve requests");
             }
+            if (route.generation()) {
+                counted = true;
+                if (generating.incrementAndGet() > limits.maxQueue() && limits.maxQueue() > 0) {
+                    call.setHeader("Retry-After", "1");
+                    throw new HttpError(429, null, "too_many_requests", "the server holds " + limits.maxQueue()
+                            + " requests already (its queue is full); retry later");
+                }
+            }
             route.handler().handle(call, path);
         } catch (IOException e) {
             // Only the exchange's own reads and writes throw this: the client went away, a normal event.
-            LOG.log(Level.FINE, "client of " + call.method() + " " + call.path() + " went away", e);
+            LOG.debug("client of {} {} went away", call.method(), call.path(), e);
             call.clientGone();
         } catch (Throwable t) {
             fail(call, t);
         } finally {
+            if (counted) {
+                generating.decrementAndGet();
+            }
             metrics.request(endpoint, call.responded() ? call.status() : 500);
-            exchange.close();
+            if (counted) {
+                REQUESTS.info(call.logLine());
+            }
+            call.complete();
         }
     }
 
     private void fail(HttpCall call, Throwable t) {
+        if (call.disconnected() && !call.responded()) {
+            // A cancellation that followed the client's leaving: nobody is left to answer.
+            call.clientGone();
+            return;
+        }
         HttpError error = HttpError.of(t);
-        // Overload (503) is expected under load; other server errors are bugs or broken replicas.
-        if (error.status() >= 500 && error.status() != 503) {
-            LOG.log(Level.SEVERE, "request " + call.method() + " " + call.path() + " failed", t);
+        // Overload (503) and deadlines (504) are expected; other server errors are bugs or broken replicas.
+        if (error.status() >= 500 && error.status() != 503 && error.status() != 504) {
+            LOG.error("request {} {} {} failed", call.requestId(), call.method(), call.path(), t);
         }
         if (call.responded()) {
             return;
@@ -163,15 +183,9 @@ final class Router implements HttpHandler {
     }
 
     private void metrics(HttpCall call) throws IOException {
-        StringBuilder out = new StringBuilder(8192);
+        StringBuilder out = new StringBuilder(16384);
         metrics.write(out);
-        try {
-            service.writeMetrics(out);
-        } catch (RuntimeException e) {
-            // The front end's own samples are still worth scraping when the engines cannot be asked.
-            LOG.log(Level.WARNING, "engine metrics unavailable", e);
-        }
-        call.send(200, "text/plain; version=0.0.4; charset=utf-8", out.toString());
+        call.send(200, Metrics.CONTENT_TYPE, out.toString());
     }
 
     private ObjectNode models() {

@@ -1,19 +1,20 @@
 package dev.miij.server.http;
 
 import java.io.IOException;
-import java.io.OutputStream;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 
 /**
- * Writes server-sent events to a chunked response, flushing each one so that the client sees a token
- * when it is generated. A write that fails means the client is gone; callers cancel their work then.
+ * Writes server-sent events to a streamed response, each one flushed so that the client sees a token when
+ * it is generated. Writes block while the client is not reading (back-pressure); a write that fails means
+ * the client is gone, and callers cancel their work then.
  */
 final class SseWriter {
 
-    private final OutputStream out;
+    private final HttpCall call;
 
-    SseWriter(OutputStream out) {
-        this.out = out;
+    SseWriter(HttpCall call) {
+        this.call = call;
     }
 
     /** An unnamed event ("message" for the client), as OpenAI's streams use. */
@@ -40,7 +41,6 @@ final class SseWriter {
     }
 
     private void write(CharSequence s) throws IOException {
-        out.write(s.toString().getBytes(StandardCharsets.UTF_8));
-        out.flush();
+        call.write(false, ByteBuffer.wrap(s.toString().getBytes(StandardCharsets.UTF_8)));
     }
 }

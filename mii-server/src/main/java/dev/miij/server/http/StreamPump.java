@@ -112,6 +112,7 @@ final class StreamPump {
                     long now = System.nanoTime();
                     if (firstTokenNanos[index] == 0) {
                         firstTokenNanos[index] = now;
+                        call.firstToken(now);
                     }
                     lastTokenNanos[index] = now;
                 }
@@ -129,6 +130,7 @@ final class StreamPump {
         if (done.compareAndSet(false, true)) {
             if (response != null) {
                 metrics.tokens(response);
+                call.tokens(response);
             }
             events.add(new Done(index, response, error == null && response == null
                     ? new IllegalStateException("the request ended without a response") : error));
@@ -161,7 +163,8 @@ final class StreamPump {
             remaining = finished.size();
         }
         try {
-            Object event = events.poll(headerWaitMillis, TimeUnit.MILLISECONDS);
+            Object event = events.poll(Math.max(1, Math.min(headerWaitMillis, call.nanosLeft() / 1_000_000)),
+                    TimeUnit.MILLISECONDS);
             if (event instanceof Done d && d.error() != null) {
                 cancelAll();
                 call.sendError(HttpError.of(d.error()));
@@ -170,14 +173,29 @@ final class StreamPump {
             SseWriter out = call.startSse();
             sink.start(out);
             long firstToken = Long.MAX_VALUE;
+            long lastWrite = System.nanoTime();
             while (remaining > 0) {
                 if (event == null) {
-                    event = events.poll(heartbeatMillis, TimeUnit.MILLISECONDS);
+                    // Short polls: a client that left (an HTTP/2 reset, a closed socket) or a deadline that
+                    // passed is noticed within a fraction of a second even while the engine is quiet.
+                    event = events.poll(Math.min(heartbeatMillis, 100), TimeUnit.MILLISECONDS);
+                    if (call.disconnected()) {
+                        throw new IOException("the client went away");
+                    }
+                    if (call.pastDeadline()) {
+                        cancelAll();
+                        sink.error(out, call.deadlineError());
+                        return;
+                    }
                     if (event == null) {
-                        out.comment("keep-alive");
+                        if (System.nanoTime() - lastWrite >= heartbeatMillis * 1_000_000L) {
+                            out.comment("keep-alive");
+                            lastWrite = System.nanoTime();
+                        }
                         continue;
                     }
                 }
+                lastWrite = System.nanoTime();
                 switch (event) {
                     case Piece p -> sink.piece(out, p);
                     case Done d when d.error() != null -> {

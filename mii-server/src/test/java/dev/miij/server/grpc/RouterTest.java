@@ -244,7 +244,9 @@ class RouterTest {
         assertEquals(List.of("cancelled"), finished);
 
         StringBuilder metrics = new StringBuilder();
-        s.writeMetrics(metrics);
+        dev.miij.server.http.Metrics registry = new dev.miij.server.http.Metrics();
+        registry.register(s);
+        registry.write(metrics);
         assertTrue(metrics.toString().contains("mii_replica_up{replica=\"0\"} 1"), metrics.toString());
         assertTrue(metrics.toString().contains("# TYPE mii_replica_restarts_total counter"), metrics.toString());
     }

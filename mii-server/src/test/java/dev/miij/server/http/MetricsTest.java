@@ -77,6 +77,36 @@ class MetricsTest {
         assertTrue(samples.containsKey("mii_requests_running") && samples.containsKey("mii_prefix_cache_hits_total"));
     }
 
+    @Test
+    void vllmCompatibleNamesStandBesideMiiJsOwn() throws Exception {
+        try (HttpFrontend own = HttpFrontend.start(new PipelineService(pipe, "tiny", "llama2"), "127.0.0.1", 0, null)) {
+            vllmNames(own);
+        }
+    }
+
+    private void vllmNames(HttpFrontend http) throws Exception {
+        assertEquals(200, post(http, "/v1/completions", "{\"prompt\": \"Hello\", \"max_tokens\": 3, \"temperature\": 0, "
+                + "\"stream\": true}").statusCode());
+        HttpResponse<String> r = get(http, "/metrics");
+        Map<String, Double> samples = parse(r.body());
+        String model = "{model_name=\"llama2\"}";
+        for (String name : new String[] {"vllm:num_requests_running", "vllm:num_requests_waiting",
+                "vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc", "vllm:num_preemptions_total",
+                "vllm:prefix_cache_hits_total", "vllm:prefix_cache_queries_total", "vllm:prompt_tokens_total",
+                "vllm:generation_tokens_total", "vllm:time_to_first_token_seconds_count",
+                "vllm:time_per_output_token_seconds_count", "vllm:e2e_request_latency_seconds_count"}) {
+            assertTrue(samples.containsKey(name + model), name + " in " + r.body());
+        }
+        assertEquals(samples.get("mii_http_generation_tokens_total"), samples.get("vllm:generation_tokens_total" + model));
+        assertEquals(samples.get("mii_http_time_to_first_token_seconds_count"),
+                samples.get("vllm:time_to_first_token_seconds_count" + model));
+        double usage = samples.get("vllm:kv_cache_usage_perc" + model);
+        assertTrue(usage >= 0 && usage <= 1, "a fraction: " + usage);
+        assertEquals(usage, samples.get("mii_kv_cache_usage_ratio"));
+        assertTrue(samples.containsKey("mii_prefix_cache_hit_rate"));
+        assertTrue(samples.containsKey("vllm:request_success_total{finished_reason=\"length\",model_name=\"llama2\"}"), r.body());
+    }
+
     /** Every line is a comment or a well-formed sample; returns the samples by name and labels. */
     static Map<String, Double> parse(String body) {
         Map<String, Double> out = new HashMap<>();

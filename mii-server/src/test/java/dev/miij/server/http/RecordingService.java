@@ -73,7 +73,7 @@ final class RecordingService implements GenerationService {
     }
 
     @Override
-    public void writeMetrics(StringBuilder out) {
-        inner.writeMetrics(out);
+    public List<dev.miij.server.EngineSample> engineSamples() {
+        return inner.engineSamples();
     }
 }

@@ -94,10 +94,10 @@ final class ScriptedService implements GenerationService {
     }
 
     @Override
-    public void writeMetrics(StringBuilder out) {
+    public List<dev.miij.server.EngineSample> engineSamples() {
         if (metricsFail) {
             throw new IllegalStateException("replica unreachable");
         }
-        out.append("# TYPE mii_scripted gauge\nmii_scripted 1\n");
+        return List.of(new dev.miij.server.EngineSample(-1, java.util.Map.of("requests_running", 7L), java.util.Map.of()));
     }
 }
