@@ -1,12 +1,15 @@
 package dev.miij.cli;
 
 import dev.miij.DeploymentOptions;
+import dev.miij.MiiException;
 import dev.miij.backend.Devices;
 import dev.miij.server.deploy.Deployment;
 import dev.miij.server.deploy.DeploymentSpec;
+import dev.miij.server.deploy.GroupRendezvous;
 import dev.miij.server.deploy.LogSetup;
 import dev.miij.server.deploy.Registry;
 import dev.miij.server.deploy.RegistryEntry;
+import dev.miij.server.discovery.ReplicaDiscovery;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Callable;
@@ -60,6 +63,12 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--max-length", paramLabel = "N", description = "Default max_length of requests that set none.")
     Integer maxLength;
 
+    @Option(names = "--replica-discovery", paramLabel = "SOURCE",
+            description = {"Balance over replicas found elsewhere instead of starting --replica-num processes:",
+                    "static:HOST:PORT[,HOST:PORT...], dns:NAME:PORT (A records, e.g. a headless Service),",
+                    "or kubernetes:SERVICE[:PORT_NAME] (its EndpointSlices; port name default grpc)."})
+    String replicaDiscovery;
+
     @Option(names = "--debug", description = "Verbose logs and stack traces.")
     boolean debug;
 
@@ -81,7 +90,14 @@ final class ServeCommand implements Callable<Integer> {
             Devices.resolve(deviceFlags.device()); // a GPU asked for and absent: say so now, not in every replica's log
         }
         DeploymentSpec spec = DeploymentSpec.of(DefaultModel.resolve(model), options);
+        GroupRendezvous group = GroupRendezvous.fromEnvironment(System.getenv());
+        if (!group.leader()) {
+            throw MiiException.invalid("this pod is rank " + group.rank() + " of its group; workers run 'mii worker', the leader serves");
+        }
         Deployment deployment = new Deployment(spec, Registry.fromEnvironment(), null);
+        if (replicaDiscovery != null) {
+            deployment.setReplicaDiscovery(ReplicaDiscovery.parse(replicaDiscovery));
+        }
         Thread hook = new Thread(deployment::shutdown, "mii-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         deployment.start();
