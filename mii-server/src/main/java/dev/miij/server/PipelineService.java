@@ -84,6 +84,9 @@ public final class PipelineService implements GenerationService {
         counter(out, "mii_preemptions_total", "Sequences preempted for lack of KV blocks", s.preemptions);
         counter(out, "mii_engine_steps_total", "Forward steps run", s.steps);
         counter(out, "mii_generation_tokens_total", "Tokens generated", s.tokensGenerated);
+        EcosystemGauges.write(out, deploymentName(), List.of(java.util.Map.of("requests_waiting", (long) s.requestsWaiting,
+                "requests_running", (long) s.requestsRunning, "kv_blocks_in_use", (long) s.kvBlocksInUse,
+                "kv_blocks_total", (long) s.kvBlocksTotal, "prefix_hits", (long) s.prefixHits, "prefix_misses", (long) s.prefixMisses)));
     }
 
     static void gauge(StringBuilder out, String name, String help, double v) {

@@ -146,5 +146,6 @@ public final class ReplicatedService implements GenerationService {
         Prometheus.write(out, "mii_replica_up", "Whether the replica passes health checks", false, up);
         Prometheus.write(out, "mii_replica_outstanding_prompts", "Prompts sent to the replica and not answered yet", false, outstanding);
         Prometheus.write(out, "mii_replica_restarts_total", "Times the replica's process was restarted", true, restarts);
+        dev.miij.server.EcosystemGauges.write(out, deploymentName, stats);
     }
 }
