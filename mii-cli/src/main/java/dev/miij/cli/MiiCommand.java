@@ -9,7 +9,8 @@ import picocli.CommandLine.Command;
 /** The {@code mii} command: generate, serve, client, terminate, list, bench, load-bench, download. */
 @Command(name = "mii", mixinStandardHelpOptions = true, version = "MII-J 0.1.0",
         description = "Low-latency, high-throughput inference of Hugging Face transformer models.",
-        subcommands = {GenerateCommand.class, BenchCommand.class, DownloadCommand.class, ServeCommand.class, ClientCommand.class, TerminateCommand.class, ListCommand.class, LoadBenchCommand.class})
+        subcommands = {GenerateCommand.class, BenchCommand.class, DownloadCommand.class, ServeCommand.class, ClientCommand.class, TerminateCommand.class, ListCommand.class, LoadBenchCommand.class, K8sCommand.class,
+                WorkerCommand.class})
 public final class MiiCommand implements Runnable {
 
     @Override

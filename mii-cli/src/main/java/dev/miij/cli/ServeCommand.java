@@ -1,13 +1,16 @@
 package dev.miij.cli;
 
 import dev.miij.DeploymentOptions;
+import dev.miij.MiiException;
 import dev.miij.backend.Devices;
 import dev.miij.server.deploy.Deployment;
 import dev.miij.server.deploy.DeploymentSpec;
+import dev.miij.server.deploy.GroupRendezvous;
 import dev.miij.server.deploy.LogSetup;
 import dev.miij.server.deploy.Registry;
 import dev.miij.server.deploy.RegistryEntry;
 import dev.miij.server.http.HttpLimits;
+import dev.miij.server.discovery.ReplicaDiscovery;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -69,6 +72,11 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--request-timeout", paramLabel = "SECONDS",
             description = "Deadline of one HTTP generation request; past it the request is cancelled (504). Default: none.")
     double requestTimeout;
+    @Option(names = "--replica-discovery", paramLabel = "SOURCE",
+            description = {"Balance over replicas found elsewhere instead of starting --replica-num processes:",
+                    "static:HOST:PORT[,HOST:PORT...], dns:NAME:PORT (A records, e.g. a headless Service),",
+                    "or kubernetes:SERVICE[:PORT_NAME] (its EndpointSlices; port name default grpc)."})
+    String replicaDiscovery;
 
     @Option(names = "--debug", description = "Verbose logs and stack traces.")
     boolean debug;
@@ -91,9 +99,16 @@ final class ServeCommand implements Callable<Integer> {
             Devices.resolve(deviceFlags.device()); // a GPU asked for and absent: say so now, not in every replica's log
         }
         DeploymentSpec spec = DeploymentSpec.of(DefaultModel.resolve(model), options);
+        GroupRendezvous group = GroupRendezvous.fromEnvironment(System.getenv());
+        if (!group.leader()) {
+            throw MiiException.invalid("this pod is rank " + group.rank() + " of its group; workers run 'mii worker', the leader serves");
+        }
         Deployment deployment = new Deployment(spec, Registry.fromEnvironment(), null);
         deployment.setHttpLimits(HttpLimits.defaults().withMaxQueue(maxQueue)
                 .withRequestTimeout(requestTimeout > 0 ? Duration.ofMillis((long) (requestTimeout * 1000)) : null));
+        if (replicaDiscovery != null) {
+            deployment.setReplicaDiscovery(ReplicaDiscovery.parse(replicaDiscovery));
+        }
         Thread hook = new Thread(deployment::shutdown, "mii-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         deployment.start();

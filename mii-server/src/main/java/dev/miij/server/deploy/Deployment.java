@@ -3,6 +3,7 @@ package dev.miij.server.deploy;
 import dev.miij.MiiException;
 import dev.miij.model.ModelFolder;
 import dev.miij.server.GenerationService;
+import dev.miij.server.discovery.ReplicaDiscovery;
 import dev.miij.server.grpc.BackendPool;
 import dev.miij.server.grpc.BalancerServer;
 import dev.miij.server.grpc.ReplicatedService;
@@ -79,6 +80,7 @@ public final class Deployment {
     private HttpFrontend http;
     private volatile dev.miij.server.http.HttpLimits httpLimits = dev.miij.server.http.HttpLimits.defaults();
     private GenerationService service;
+    private ReplicaDiscovery discovery;
     private RegistryEntry entry;
     private volatile boolean ready;
     private volatile boolean closing;
@@ -94,6 +96,14 @@ public final class Deployment {
         this.spec = spec;
         this.registry = registry;
         this.logFile = logFile;
+    }
+
+    /**
+     * Balance over the replicas {@code discovery} finds instead of starting replica processes (a front
+     * end in front of pods); set before {@link #start()}. It is ready once one replica serves.
+     */
+    public void setReplicaDiscovery(ReplicaDiscovery discovery) {
+        this.discovery = discovery;
     }
 
     /**
@@ -117,10 +127,11 @@ public final class Deployment {
         });
         // Fail on a bad model here, in one clear message, rather than in every replica.
         Tokenizer tokenizer = Tokenizer.fromModelFolder(ModelFolder.open(Path.of(spec.modelPath())).dir());
-        List<Integer> chosen = Ports.choose(spec.port(), spec.replicaNum());
+        List<Integer> chosen = discovery != null ? List.of(spec.port()) : Ports.choose(spec.port(), spec.replicaNum());
         List<Integer> ports = chosen.subList(1, chosen.size());
         List<InetSocketAddress> addresses = ports.stream().map(p -> new InetSocketAddress("127.0.0.1", p)).toList();
-        pool = new BackendPool(addresses, replicaKey);
+        // Replicas found elsewhere are front ends of their own, behind the deployment's API key.
+        pool = new BackendPool(addresses, discovery != null ? spec.apiKey() : replicaKey);
         router = new Router(pool, timer, WAIT_FOR_REPLICA_MILLIS);
         // Served under the deployment name (what /v1/models lists and responses carry), never the folder path.
         service = new ReplicatedService(router, spec.name(), spec.name(), tokenizer);
@@ -130,7 +141,7 @@ public final class Deployment {
         }, spec.apiKey());
         if (spec.enableRestfulApi()) {
             // Up before the replicas, so that /healthz answers 503 (not "connection refused") while they load.
-            http = RestfulApi.start(service, spec, httpLimits, () -> ready && !closing);
+            http = RestfulApi.start(service, spec, httpLimits, () -> ready && !closing && (discovery == null || pool.anyUp()));
         }
         ProcessHandle self = ProcessHandle.current();
         synchronized (this) {
@@ -140,8 +151,14 @@ public final class Deployment {
                     logFile == null ? null : logFile.toString());
             registry.write(entry);
         }
-        startReplicas(ports);
-        awaitReplicas();
+        if (discovery != null) {
+            LOG.info("discovering replicas: " + discovery.describe());
+            discovery.start(pool::update);
+            awaitDiscovered();
+        } else {
+            startReplicas(ports);
+            awaitReplicas();
+        }
         pool.startHealthChecks(timer, HEALTH_PERIOD_MILLIS);
         replicas.forEach(ReplicaProcess::enableRestarts);
         timer.scheduleWithFixedDelay(this::noteHealthy, 1, 1, TimeUnit.SECONDS);
@@ -151,7 +168,8 @@ public final class Deployment {
             entry = entry.withReady(true);
             registry.write(entry);
         }
-        LOG.info("deployment " + spec.name() + " ready: " + spec.replicaNum() + " replica(s) of " + spec.model());
+        LOG.info("deployment " + spec.name() + " ready: " + (discovery != null ? pool.size() + " discovered"
+                : String.valueOf(spec.replicaNum())) + " replica(s) of " + spec.model());
     }
 
     private void watchOwner() {
@@ -206,6 +224,16 @@ public final class Deployment {
                     throw new MiiException(MiiException.Kind.INTERNAL, "replica " + r.index + " exited with code " + code
                             + " before it was ready" + (tail.isEmpty() ? "" : "; its last output:\n" + tail));
                 }
+            }
+            pool.checkNow(500);
+            sleep(200);
+        }
+    }
+
+    private void awaitDiscovered() {
+        while (!pool.anyUp()) {
+            if (closing) {
+                throw new MiiException(MiiException.Kind.CANCELLED, "the deployment was stopped while starting");
             }
             pool.checkNow(500);
             sleep(200);
@@ -297,6 +325,9 @@ public final class Deployment {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } finally {
+            if (discovery != null) {
+                discovery.close();
+            }
             if (pool != null) {
                 pool.close();
             }

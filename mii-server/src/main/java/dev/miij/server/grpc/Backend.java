@@ -17,6 +17,8 @@ final class Backend implements LeastOutstanding.Candidate {
     final AtomicInteger restarts = new AtomicInteger();
     private final ManagedChannel channel;
     private volatile boolean up;
+    // Left the pool (its pod went away): no new requests; closed when the last one ends.
+    volatile boolean draining;
 
     // Touched by the health checker only.
     int healthFailures;
@@ -45,7 +47,7 @@ final class Backend implements LeastOutstanding.Candidate {
 
     @Override
     public boolean up() {
-        return up;
+        return up && !draining;
     }
 
     /** Sets the state; true when it changed. */
@@ -62,6 +64,11 @@ final class Backend implements LeastOutstanding.Candidate {
 
     String address() {
         return host + ":" + port;
+    }
+
+    /** Closes the connection once the calls on it have ended, without waiting. */
+    void closeGracefully() {
+        channel.shutdown();
     }
 
     void close() {

@@ -8,7 +8,10 @@ import io.grpc.health.v1.HealthCheckResponse;
 import io.grpc.health.v1.HealthGrpc;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -17,7 +20,9 @@ import java.util.logging.Logger;
 
 /**
  * The replicas behind a load balancer: picks one per request ({@link LeastOutstanding}), and keeps
- * each one's up/down state from gRPC health checks, failed calls and its process supervisor.
+ * each one's up/down state from gRPC health checks, failed calls and its process supervisor. The set
+ * can change while requests run ({@link #update}): replicas found join once a health check passes,
+ * replicas gone get no new requests and are closed when their last one ends.
  *
  * <pre>{@code
  * BackendPool pool = new BackendPool(List.of(new InetSocketAddress("127.0.0.1", 50051)));
@@ -32,7 +37,10 @@ public final class BackendPool implements AutoCloseable {
     // A busy replica may answer slowly; one late answer is not a death, a refused connection is.
     private static final int TIMEOUTS_BEFORE_DOWN = 3;
 
-    private final List<Backend> backends = new ArrayList<>();
+    // Replaced, never changed in place: readers take the list as it is.
+    private volatile List<Backend> backends = List.of();
+    private final String key;
+    private int nextIndex;
     private int picks;
     private ScheduledFuture<?> checks;
 
@@ -42,18 +50,58 @@ public final class BackendPool implements AutoCloseable {
 
     /** Replicas that require {@code key} (null: none) on their ModelResponse calls. */
     public BackendPool(List<InetSocketAddress> replicas, String key) {
-        for (int i = 0; i < replicas.size(); i++) {
-            InetSocketAddress a = replicas.get(i);
-            backends.add(new Backend(i, a.getHostString(), a.getPort(), key));
+        this.key = key;
+        List<Backend> list = new ArrayList<>();
+        for (InetSocketAddress a : replicas) {
+            list.add(new Backend(nextIndex++, a.getHostString(), a.getPort(), key));
         }
+        backends = List.copyOf(list);
     }
 
     public int size() {
         return backends.size();
     }
 
+    /** The replica numbered {@code index} (numbers are never reused), or null if it has left. */
     Backend backend(int index) {
-        return backends.get(index);
+        for (Backend b : backends) {
+            if (b.index == index) {
+                return b;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Makes the pool the replicas at {@code addresses}: new ones are added (they get requests once a
+     * health check passes), missing ones leave at once, their calls in flight finishing first.
+     */
+    public synchronized void update(Collection<InetSocketAddress> addresses) {
+        Set<String> wanted = new LinkedHashSet<>();
+        addresses.forEach(a -> wanted.add(a.getHostString() + ":" + a.getPort()));
+        List<Backend> next = new ArrayList<>();
+        Set<String> have = new LinkedHashSet<>();
+        for (Backend b : backends) {
+            if (wanted.contains(b.address())) {
+                next.add(b);
+                have.add(b.address());
+            } else {
+                LOG.info("replica " + b.index + " (" + b.address() + ") left; draining " + b.outstanding() + " prompt(s)");
+                b.draining = true;
+                if (b.outstanding() == 0) {
+                    b.closeGracefully();
+                }
+            }
+        }
+        for (InetSocketAddress a : addresses) {
+            String address = a.getHostString() + ":" + a.getPort();
+            if (have.add(address)) {
+                Backend b = new Backend(nextIndex++, a.getHostString(), a.getPort(), key);
+                LOG.info("replica " + b.index + " (" + address + ") found");
+                next.add(b);
+            }
+        }
+        backends = List.copyOf(next);
     }
 
     List<Backend> backends() {
@@ -62,21 +110,25 @@ public final class BackendPool implements AutoCloseable {
 
     /** Chooses a replica for a request of {@code prompts} prompts and counts them against it; null if none is up. */
     synchronized Backend acquire(int prompts) {
-        int i = LeastOutstanding.choose(backends, picks++);
+        List<Backend> list = backends;
+        int i = LeastOutstanding.choose(list, picks++);
         if (i < 0) {
             return null;
         }
-        Backend b = backends.get(i);
+        Backend b = list.get(i);
         b.outstanding.addAndGet(prompts);
         return b;
     }
 
     void release(Backend b, int prompts) {
-        b.outstanding.addAndGet(-prompts);
+        if (b.outstanding.addAndGet(-prompts) == 0 && b.draining) {
+            b.closeGracefully();
+        }
     }
 
     public boolean isUp(int index) {
-        return backends.get(index).up();
+        Backend b = backend(index);
+        return b != null && b.up();
     }
 
     public boolean allUp() {
@@ -89,15 +141,18 @@ public final class BackendPool implements AutoCloseable {
 
     /** Takes a replica out of rotation until a health check finds it serving again. */
     public void markDown(int index, String reason) {
-        Backend b = backends.get(index);
-        if (b.setUp(false)) {
+        Backend b = backend(index);
+        if (b != null && b.setUp(false)) {
             LOG.warning("replica " + index + " (" + b.address() + ") is down: " + reason);
         }
     }
 
     /** A replica's process was started again: reconnect at once instead of after gRPC's reconnect backoff. */
     public void restarted(int index) {
-        Backend b = backends.get(index);
+        Backend b = backend(index);
+        if (b == null) {
+            return;
+        }
         b.restarts.incrementAndGet();
         b.channel().resetConnectBackoff();
     }
@@ -105,14 +160,14 @@ public final class BackendPool implements AutoCloseable {
     /** Checks every replica's health every {@code periodMillis}. */
     public synchronized void startHealthChecks(ScheduledExecutorService timer, long periodMillis) {
         if (checks == null) {
-            checks = timer.scheduleWithFixedDelay(() -> backends.forEach(b -> check(b, periodMillis)),
+            checks = timer.scheduleWithFixedDelay(() -> backends().forEach(b -> check(b, periodMillis)),
                     0, periodMillis, TimeUnit.MILLISECONDS);
         }
     }
 
     /** Checks every replica now (startup polls this faster than the periodic check). */
     public void checkNow(long timeoutMillis) {
-        backends.forEach(b -> check(b, timeoutMillis));
+        backends().forEach(b -> check(b, timeoutMillis));
     }
 
     private void check(Backend b, long timeoutMillis) {

@@ -33,10 +33,14 @@ final class FakeReplica extends ModelResponseGrpc.ModelResponseImplBase implemen
     private final Server server;
 
     FakeReplica(String name, int port) {
+        this(name, "127.0.0.1", port);
+    }
+
+    FakeReplica(String name, String host, int port) {
         this.name = name;
         HealthStatusManager health = new HealthStatusManager();
         health.setStatus(ModelResponseGrpc.SERVICE_NAME, ServingStatus.SERVING);
-        server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", port))
+        server = NettyServerBuilder.forAddress(new InetSocketAddress(host, port))
                 .addService(this).addService(health.getHealthService()).build();
         try {
             server.start();
