@@ -184,7 +184,10 @@ final class BlockManager {
         for (int i = 0; i < table.size(); i++) {
             int block = table.block(i);
             if (--refCount[block] == 0) {
-                if (blockHash[block] != NO_HASH && byHash.get(blockHash[block]) == block) {
+                // The hash may no longer be in the index (its entry went with another block holding
+                // the same hash when that one was reused), or belong to another block.
+                Integer indexed = blockHash[block] != NO_HASH ? byHash.get(blockHash[block]) : null;
+                if (indexed != null && indexed == block) {
                     evictable.put(block, Boolean.TRUE);
                 } else {
                     blockHash[block] = NO_HASH;

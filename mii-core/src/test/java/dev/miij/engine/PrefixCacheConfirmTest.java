@@ -69,6 +69,26 @@ class PrefixCacheConfirmTest {
         assertEquals(1, m.hashCollisions());
     }
 
+    @Test
+    void aDuplicateBlockIsFreedAfterTheIndexedOneWasReused() {
+        // Two sequences computed the same first block side by side: the index keeps the first copy;
+        // once that copy is evicted and reused, releasing the second must not look it up blindly.
+        BlockManager m = new BlockManager(2, BS, true);
+        int[] p = {1, 2, 3, 4, 5};
+        long h = m.blockHash(0, p, 0);
+        BlockTable first = new BlockTable();
+        first.add(m.allocate(), h);
+        m.publish(first.block(0), h, p, 0, -1);
+        BlockTable second = new BlockTable();
+        second.add(m.allocate(), h);
+        m.publish(second.block(0), h, p, 0, -1);
+        m.release(first);
+        int reused = m.allocate(); // the only block available: the indexed copy, evicted
+        m.release(second);
+        assertEquals(1, m.available(), "the duplicate went back to the free list");
+        assertEquals(1, m.refCounts()[reused]);
+    }
+
     static void publishAll(BlockManager m, int[] tokens, int blocks) {
         publishAll(m, tokens, blocks, new BlockTable());
     }
