@@ -341,4 +341,39 @@ class K8sCommandTest {
         assertEquals("HTTPRoute", route.getKind());
         assertTrue(YAML.writeValueAsString(objects.get("HTTPRoute/demo")).contains("kind: \"InferencePool\""));
     }
+
+    /**
+     * LeaderWorkerSet, ScaledObject and InferencePool against their CRDs' OpenAPI v3 schemas, unknown fields
+     * rejected. Runs when CRD files (any *.yaml) are in .testdata/crds.
+     */
+    @Test
+    void customResourcesAgainstTheirCrds() throws Exception {
+        Path dir = Files.isDirectory(Path.of("../.testdata/crds")) ? Path.of("../.testdata/crds") : Path.of(".testdata/crds");
+        List<dev.miij.cli.k8s.CrdSchema> crds = new ArrayList<>();
+        if (Files.isDirectory(dir)) {
+            try (var files = Files.list(dir)) {
+                for (Path f : files.filter(x -> x.toString().endsWith(".yaml")).sorted().toList()) {
+                    crds.addAll(dev.miij.cli.k8s.CrdSchema.load(f));
+                }
+            }
+        }
+        assumeTrue(!crds.isEmpty(), "no CRDs in .testdata/crds");
+        Path f = tmp.resolve("crd.yaml");
+        Files.writeString(f, "keda:\n  enabled: true\ninferencePool:\n  enabled: true\n  endpointPicker:\n    name: epp\n");
+        List<Map<String, Map<String, Object>>> charts = List.of(
+                render(chart("m", "--deployment-name", "demo", "--replicas", "2", "--values", f.toString())),
+                render(chart("org/big", "--deployment-name", "big", "--nodes-per-replica", "2", "--gpus-per-replica", "8",
+                        "--values", f.toString())));
+        int checked = 0;
+        for (var objects : charts) {
+            for (var e : objects.entrySet()) {
+                var schema = dev.miij.cli.k8s.CrdSchema.find(crds, e.getValue());
+                if (schema.isPresent()) {
+                    assertEquals(List.of(), schema.get().validate(e.getValue()), e.getKey());
+                    checked++;
+                }
+            }
+        }
+        assertTrue(checked > 0);
+    }
 }
