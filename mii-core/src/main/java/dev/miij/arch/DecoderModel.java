@@ -41,6 +41,7 @@ import dev.miij.backend.Weight;
 import dev.miij.model.TensorData;
 import dev.miij.model.WeightSource;
 import dev.miij.parallel.Collective;
+import dev.miij.parallel.StepBroadcast;
 import dev.miij.parallel.TensorParallel;
 import java.util.Arrays;
 
@@ -61,6 +62,7 @@ public final class DecoderModel implements AutoCloseable {
     private final Backend backend;
     private final TensorParallel tp;
     private final Collective collective;
+    private StepBroadcast followers = StepBroadcast.NONE;
     private final Weight embed;
     private final Weight positions;
     private final NormWeights embedNorm;
@@ -256,8 +258,14 @@ public final class DecoderModel implements AutoCloseable {
         return tp;
     }
 
+    /** Makes this model (rank 0) announce its KV cache and every step to the group's other ranks. */
+    public void leadGroup(StepBroadcast followers) {
+        this.followers = followers;
+    }
+
     /** Allocates a KV cache for this model (this rank's KV heads). */
     public KvCache newKvCache(int numBlocks, int blockSize) {
+        followers.kvCache(numBlocks, blockSize);
         return backend.allocateKvCache(spec.numLayers(), tp.kvHeads(), spec.headDim(), numBlocks, blockSize);
     }
 
@@ -298,6 +306,7 @@ public final class DecoderModel implements AutoCloseable {
      * tests; serving uses {@link #forward(RaggedBatch, KvCache, SamplingParams[], int[])}.
      */
     public float[] forward(RaggedBatch batch, KvCache cache) {
+        followers.step(batch);
         backend.beginStep(batch, null);
         Tensor logits = logits(batch, cache);
         return logits == null ? new float[0] : backend.toHost(logits);
@@ -312,6 +321,7 @@ public final class DecoderModel implements AutoCloseable {
         if (sampling.length != batch.logitRows().length) {
             throw new IllegalArgumentException(sampling.length + " sampling rows for " + batch.logitRows().length + " logit rows");
         }
+        followers.step(batch);
         backend.beginStep(batch, sampling);
         Tensor logits = logits(batch, cache);
         return logits == null ? new int[0] : backend.sample(logits, sampling, eosIds);

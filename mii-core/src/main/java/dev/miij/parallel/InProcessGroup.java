@@ -22,6 +22,7 @@ public final class InProcessGroup {
     private final CyclicBarrier barrier;
     private final float[][] contributions;
     private final long timeoutSeconds;
+    private volatile boolean aborted;
 
     public InProcessGroup(int size) {
         this(size, 60);
@@ -51,11 +52,15 @@ public final class InProcessGroup {
 
     /** Breaks the group: ranks waiting in a collective, and those that call one later, fail. */
     public void abort() {
+        aborted = true;
         barrier.reset();
     }
 
     private void await(int rank) {
         try {
+            if (aborted) {
+                throw new BrokenBarrierException();
+            }
             barrier.await(timeoutSeconds, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
