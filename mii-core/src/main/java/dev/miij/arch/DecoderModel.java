@@ -44,17 +44,16 @@ import dev.miij.parallel.Collective;
 import dev.miij.parallel.StepBroadcast;
 import dev.miij.parallel.TensorParallel;
 import java.util.Arrays;
+import java.util.function.UnaryOperator;
 
 /**
  * The decoder-only transformer forward pass, once for every family: the {@link TransformerSpec}
  * says which optional pieces (biases, norms, positions, block shape, experts) are present, the
  * {@link Backend} does the arithmetic.
  *
- * <p>Under tensor parallelism each rank builds its own model with a {@link TensorParallel} plan and
- * loads only its slices; the same forward pass then runs on every rank, with its local head count
- * and widths, and calls the {@link Collective} at the three places where ranks exchange data: after
- * the embedding lookup and after each row-parallel projection (all-reduce), and for the logits
- * (gather). With one rank those calls are skipped.
+ * <p>Under tensor parallelism each rank loads only its slices ({@link TensorParallel}) and runs this
+ * same forward pass with its local heads and widths, calling the {@link Collective} where ranks
+ * exchange data: an all-reduce after the embedding, o_proj and down_proj, a gather of the logits.
  */
 public final class DecoderModel implements AutoCloseable {
 
@@ -105,8 +104,8 @@ public final class DecoderModel implements AutoCloseable {
     public DecoderModel(TransformerSpec spec, WeightSource source, Backend backend, TensorParallel tp,
                         Collective collective) {
         if (tp.size() != collective.size() || tp.rank() != collective.rank()) {
-            throw new IllegalArgumentException("plan for rank " + tp.rank() + " of " + tp.size() + " with the collective of rank "
-                    + collective.rank() + " of " + collective.size());
+            throw new IllegalArgumentException("rank " + tp.rank() + "/" + tp.size() + "'s plan with rank "
+                    + collective.rank() + "/" + collective.size() + "'s collective");
         }
         this.spec = spec;
         this.backend = backend;
@@ -124,8 +123,7 @@ public final class DecoderModel implements AutoCloseable {
         this.projectOut = e != h ? backend.weight(ck.matrix(PROJECT_OUT, -1, e, h)) : null;
         boolean tied = spec.tiedEmbeddings() || !ck.has(LM_HEAD, -1, ".weight");
         this.lmHead = tied ? embed : backend.weight(tp.vocabRows(ck.matrix(LM_HEAD, -1, spec.vocabSize(), e)));
-        this.lmHeadBias = spec.lmHeadBias()
-                ? backend.parameter(tp.vocabRows(ck.vector(LM_HEAD, -1, -1, ".bias", spec.vocabSize()))) : null;
+        this.lmHeadBias = bias(ck, spec.lmHeadBias(), LM_HEAD, -1, -1, spec.vocabSize(), tp::vocabRows);
         this.finalNorm = n.get(FINAL_NORM) != null ? norm(ck, FINAL_NORM, -1, h) : null;
         this.alibiSlopes = tp.alibiSlopes(spec.alibiSlopes());
         this.layers = new Layer[spec.numLayers()];
@@ -151,7 +149,13 @@ public final class DecoderModel implements AutoCloseable {
     }
 
     private Tensor bias(Checkpoint ck, boolean present, WeightNames.Role role, int l, int e, int length) {
-        return present ? backend.parameter(ck.vector(role, l, e, ".bias", length)) : null;
+        return bias(ck, present, role, l, e, length, t -> t);
+    }
+
+    /** A projection's bias, or this rank's {@code slice} of it. */
+    private Tensor bias(Checkpoint ck, boolean present, WeightNames.Role role, int l, int e, int length,
+                        UnaryOperator<TensorData> slice) {
+        return present ? backend.parameter(slice.apply(ck.vector(role, l, e, ".bias", length))) : null;
     }
 
     private Mlp mlp(Checkpoint ck, WeightNames.Role gateRole, WeightNames.Role upRole, WeightNames.Role downRole,
@@ -161,7 +165,6 @@ public final class DecoderModel implements AutoCloseable {
         Weight gate = null;
         Weight up;
         Tensor gateBias = null;
-        Tensor upBias = null;
         if (spec.gatedMlp() && gateRole == GATE && spec.weights().get(GATE_UP) != null) {
             TensorData gu = ck.matrix(GATE_UP, l, 2 * inter, h);
             gate = backend.weight(tp.widthRows(gu.sliceRows(0, inter)));
@@ -169,15 +172,12 @@ public final class DecoderModel implements AutoCloseable {
         } else {
             if (spec.gatedMlp()) {
                 gate = backend.weight(tp.widthRows(ck.matrix(gateRole, l, e, inter, h)));
-                gateBias = b ? backend.parameter(tp.widthRows(ck.vector(gateRole, l, e, ".bias", inter))) : null;
+                gateBias = bias(ck, b, gateRole, l, e, inter, tp::widthRows);
             }
             up = backend.weight(tp.widthRows(ck.matrix(upRole, l, e, inter, h)));
         }
-        if (b) {
-            upBias = backend.parameter(tp.widthRows(ck.vector(upRole, l, e, ".bias", inter)));
-        }
         return new Mlp(gate, up, backend.weight(tp.downColumns(ck.matrix(downRole, l, e, h, inter))), gateBias,
-                upBias, tp.onFirstRank(bias(ck, b, downRole, l, e, h)));
+                bias(ck, b, upRole, l, e, inter, tp::widthRows), tp.onFirstRank(bias(ck, b, downRole, l, e, h)));
     }
 
     private Layer loadLayer(Checkpoint ck, int l) {
@@ -207,11 +207,9 @@ public final class DecoderModel implements AutoCloseable {
             q = tp.qRows(ck.matrix(Q, l, spec.qDim(), h));
             k = tp.kvRows(ck.matrix(K, l, spec.kvDim(), h));
             v = tp.kvRows(ck.matrix(V, l, spec.kvDim(), h));
-            if (spec.attentionBias()) {
-                qb = backend.parameter(tp.qRows(ck.vector(Q, l, -1, ".bias", spec.qDim())));
-                kb = backend.parameter(tp.kvRows(ck.vector(K, l, -1, ".bias", spec.kvDim())));
-                vb = backend.parameter(tp.kvRows(ck.vector(V, l, -1, ".bias", spec.kvDim())));
-            }
+            qb = bias(ck, spec.attentionBias(), Q, l, -1, spec.qDim(), tp::qRows);
+            kb = bias(ck, spec.attentionBias(), K, l, -1, spec.kvDim(), tp::kvRows);
+            vb = bias(ck, spec.attentionBias(), V, l, -1, spec.kvDim(), tp::kvRows);
         }
         NormWeights qNorm = spec.qkNorm() ? norm(ck, Q_NORM, l, spec.headDim()) : null;
         NormWeights kNorm = spec.qkNorm() ? norm(ck, K_NORM, l, spec.headDim()) : null;
@@ -490,9 +488,7 @@ public final class DecoderModel implements AutoCloseable {
         b.attention(cache, l, q, batch, tp.heads(), tp.kvHeads(), headDim, spec.slidingWindow(l),
                 spec.attnScale(), alibiSlopes, spec.attnSoftCap(), buf.attn);
         b.matmul(buf.attn, layer.o, layer.oBias, buf.a);
-        if (tp.isParallel()) {
-            collective.allReduceSum(buf.a);
-        }
+        collective.allReduceSum(buf.a); // a no-op on a single rank
     }
 
     /** A dense MLP over {@code in} into {@code out}, with the step's gate/up buffers (rows x its width). */
@@ -511,9 +507,7 @@ public final class DecoderModel implements AutoCloseable {
             b.activation(spec.activation(), up, up);
             b.matmul(up, m.down, m.downBias, out);
         }
-        if (tp.isParallel()) {
-            collective.allReduceSum(out);
-        }
+        collective.allReduceSum(out);
     }
 
     /**
