@@ -111,6 +111,7 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        deviceFlags.checkTensorParallel(); // before the CPU suite, which does not read the device flags
         if (dummy != null && model != null) {
             throw MiiException.invalid("give --model or --dummy, not both");
         }

@@ -40,17 +40,28 @@ import dev.miij.backend.Tensor;
 import dev.miij.backend.Weight;
 import dev.miij.model.TensorData;
 import dev.miij.model.WeightSource;
+import dev.miij.parallel.Collective;
+import dev.miij.parallel.StepBroadcast;
+import dev.miij.parallel.TensorParallel;
 import java.util.Arrays;
+import java.util.function.UnaryOperator;
 
 /**
  * The decoder-only transformer forward pass, once for every family: the {@link TransformerSpec}
  * says which optional pieces (biases, norms, positions, block shape, experts) are present, the
  * {@link Backend} does the arithmetic.
+ *
+ * <p>Under tensor parallelism each rank loads only its slices ({@link TensorParallel}) and runs this
+ * same forward pass with its local heads and widths, calling the {@link Collective} where ranks
+ * exchange data: an all-reduce after the embedding, o_proj and down_proj, a gather of the logits.
  */
 public final class DecoderModel implements AutoCloseable {
 
     private final TransformerSpec spec;
     private final Backend backend;
+    private final TensorParallel tp;
+    private final Collective collective;
+    private StepBroadcast followers = StepBroadcast.NONE;
     private final Weight embed;
     private final Weight positions;
     private final NormWeights embedNorm;
@@ -60,6 +71,7 @@ public final class DecoderModel implements AutoCloseable {
     private final Tensor lmHeadBias;
     private final NormWeights finalNorm;
     private final Layer[] layers;
+    private final float[] alibiSlopes;
 
     /** A norm's weight (with any offset applied) and bias (LayerNorm only; may be null). */
     private record NormWeights(Tensor weight, Tensor bias) {
@@ -85,22 +97,35 @@ public final class DecoderModel implements AutoCloseable {
     }
 
     public DecoderModel(TransformerSpec spec, WeightSource source, Backend backend) {
+        this(spec, source, backend, TensorParallel.single(spec), Collective.SINGLE);
+    }
+
+    /** One rank of a tensor-parallel group: its slices of the weights, and the group's collective. */
+    public DecoderModel(TransformerSpec spec, WeightSource source, Backend backend, TensorParallel tp,
+                        Collective collective) {
+        if (tp.size() != collective.size() || tp.rank() != collective.rank()) {
+            throw new IllegalArgumentException("rank " + tp.rank() + "/" + tp.size() + "'s plan with rank "
+                    + collective.rank() + "/" + collective.size() + "'s collective");
+        }
         this.spec = spec;
         this.backend = backend;
+        this.tp = tp;
+        this.collective = collective;
         Checkpoint ck = new Checkpoint(source, spec);
         WeightNames n = spec.weights();
         int h = spec.hiddenSize();
         int e = spec.embedDim();
-        this.embed = backend.weight(ck.matrix(EMBED, -1, spec.vocabSize(), e));
+        this.embed = backend.weight(tp.vocabRows(ck.matrix(EMBED, -1, spec.vocabSize(), e)));
         this.positions = spec.position() == TransformerSpec.Position.LEARNED
                 ? backend.weight(ck.matrix(POSITIONS, -1, spec.maxPositions() + spec.positionOffset(), h)) : null;
         this.embedNorm = spec.embedNorm() ? norm(ck, EMBED_NORM, -1, h) : null;
         this.projectIn = e != h ? backend.weight(ck.matrix(PROJECT_IN, -1, h, e)) : null;
         this.projectOut = e != h ? backend.weight(ck.matrix(PROJECT_OUT, -1, e, h)) : null;
         boolean tied = spec.tiedEmbeddings() || !ck.has(LM_HEAD, -1, ".weight");
-        this.lmHead = tied ? embed : backend.weight(ck.matrix(LM_HEAD, -1, spec.vocabSize(), e));
-        this.lmHeadBias = spec.lmHeadBias() ? backend.parameter(ck.vector(LM_HEAD, -1, -1, ".bias", spec.vocabSize())) : null;
+        this.lmHead = tied ? embed : backend.weight(tp.vocabRows(ck.matrix(LM_HEAD, -1, spec.vocabSize(), e)));
+        this.lmHeadBias = bias(ck, spec.lmHeadBias(), LM_HEAD, -1, -1, spec.vocabSize(), tp::vocabRows);
         this.finalNorm = n.get(FINAL_NORM) != null ? norm(ck, FINAL_NORM, -1, h) : null;
+        this.alibiSlopes = tp.alibiSlopes(spec.alibiSlopes());
         this.layers = new Layer[spec.numLayers()];
         for (int l = 0; l < layers.length; l++) {
             layers[l] = loadLayer(ck, l);
@@ -124,7 +149,13 @@ public final class DecoderModel implements AutoCloseable {
     }
 
     private Tensor bias(Checkpoint ck, boolean present, WeightNames.Role role, int l, int e, int length) {
-        return present ? backend.parameter(ck.vector(role, l, e, ".bias", length)) : null;
+        return bias(ck, present, role, l, e, length, t -> t);
+    }
+
+    /** A projection's bias, or this rank's {@code slice} of it. */
+    private Tensor bias(Checkpoint ck, boolean present, WeightNames.Role role, int l, int e, int length,
+                        UnaryOperator<TensorData> slice) {
+        return present ? backend.parameter(slice.apply(ck.vector(role, l, e, ".bias", length))) : null;
     }
 
     private Mlp mlp(Checkpoint ck, WeightNames.Role gateRole, WeightNames.Role upRole, WeightNames.Role downRole,
@@ -136,17 +167,17 @@ public final class DecoderModel implements AutoCloseable {
         Tensor gateBias = null;
         if (spec.gatedMlp() && gateRole == GATE && spec.weights().get(GATE_UP) != null) {
             TensorData gu = ck.matrix(GATE_UP, l, 2 * inter, h);
-            gate = backend.weight(gu.sliceRows(0, inter));
-            up = backend.weight(gu.sliceRows(inter, 2 * inter));
+            gate = backend.weight(tp.widthRows(gu.sliceRows(0, inter)));
+            up = backend.weight(tp.widthRows(gu.sliceRows(inter, 2 * inter)));
         } else {
             if (spec.gatedMlp()) {
-                gate = backend.weight(ck.matrix(gateRole, l, e, inter, h));
-                gateBias = bias(ck, b, gateRole, l, e, inter);
+                gate = backend.weight(tp.widthRows(ck.matrix(gateRole, l, e, inter, h)));
+                gateBias = bias(ck, b, gateRole, l, e, inter, tp::widthRows);
             }
-            up = backend.weight(ck.matrix(upRole, l, e, inter, h));
+            up = backend.weight(tp.widthRows(ck.matrix(upRole, l, e, inter, h)));
         }
-        return new Mlp(gate, up, backend.weight(ck.matrix(downRole, l, e, h, inter)), gateBias,
-                bias(ck, b, upRole, l, e, inter), bias(ck, b, downRole, l, e, h));
+        return new Mlp(gate, up, backend.weight(tp.downColumns(ck.matrix(downRole, l, e, h, inter))), gateBias,
+                bias(ck, b, upRole, l, e, inter, tp::widthRows), tp.onFirstRank(bias(ck, b, downRole, l, e, h)));
     }
 
     private Layer loadLayer(Checkpoint ck, int l) {
@@ -159,7 +190,9 @@ public final class DecoderModel implements AutoCloseable {
         Tensor kb = null;
         Tensor vb = null;
         if (n.get(QKV) != null) {
-            int[][] rows = ck.qkvRows();
+            // This rank's rows of the fused tensor, picked before copying so that only they are read.
+            int[][] all = ck.qkvRows();
+            int[][] rows = {tp.qIndices(all[0]), tp.kvIndices(all[1]), tp.kvIndices(all[2])};
             TensorData qkv = ck.matrix(QKV, l, spec.qDim() + 2 * spec.kvDim(), h);
             q = Checkpoint.rows(qkv, rows[0], ".q");
             k = Checkpoint.rows(qkv, rows[1], ".k");
@@ -171,17 +204,17 @@ public final class DecoderModel implements AutoCloseable {
                 vb = backend.parameter(Checkpoint.rows(b, rows[2], ".v"));
             }
         } else {
-            q = ck.matrix(Q, l, spec.qDim(), h);
-            k = ck.matrix(K, l, spec.kvDim(), h);
-            v = ck.matrix(V, l, spec.kvDim(), h);
-            qb = bias(ck, spec.attentionBias(), Q, l, -1, spec.qDim());
-            kb = bias(ck, spec.attentionBias(), K, l, -1, spec.kvDim());
-            vb = bias(ck, spec.attentionBias(), V, l, -1, spec.kvDim());
+            q = tp.qRows(ck.matrix(Q, l, spec.qDim(), h));
+            k = tp.kvRows(ck.matrix(K, l, spec.kvDim(), h));
+            v = tp.kvRows(ck.matrix(V, l, spec.kvDim(), h));
+            qb = bias(ck, spec.attentionBias(), Q, l, -1, spec.qDim(), tp::qRows);
+            kb = bias(ck, spec.attentionBias(), K, l, -1, spec.kvDim(), tp::kvRows);
+            vb = bias(ck, spec.attentionBias(), V, l, -1, spec.kvDim(), tp::kvRows);
         }
         NormWeights qNorm = spec.qkNorm() ? norm(ck, Q_NORM, l, spec.headDim()) : null;
         NormWeights kNorm = spec.qkNorm() ? norm(ck, K_NORM, l, spec.headDim()) : null;
-        Weight o = backend.weight(ck.matrix(O, l, h, spec.qDim()));
-        Tensor ob = bias(ck, spec.outputBias(), O, l, -1, h);
+        Weight o = backend.weight(tp.oColumns(ck.matrix(O, l, h, spec.qDim())));
+        Tensor ob = tp.onFirstRank(bias(ck, spec.outputBias(), O, l, -1, h));
         Mlp mlp = null;
         Weight router = null;
         Mlp[] experts = null;
@@ -218,14 +251,25 @@ public final class DecoderModel implements AutoCloseable {
         return backend;
     }
 
-    /** Allocates a KV cache for this model. */
-    public KvCache newKvCache(int numBlocks, int blockSize) {
-        return backend.allocateKvCache(spec.numLayers(), spec.numKvHeads(), spec.headDim(), numBlocks, blockSize);
+    /** This rank's part of the weights (the whole model unless tensor-parallel). */
+    public TensorParallel tensorParallel() {
+        return tp;
     }
 
-    /** Bytes of one KV block of {@code blockSize} tokens. */
+    /** Makes this model (rank 0) announce its KV cache and every step to the group's other ranks. */
+    public void leadGroup(StepBroadcast followers) {
+        this.followers = followers;
+    }
+
+    /** Allocates a KV cache for this model (this rank's KV heads). */
+    public KvCache newKvCache(int numBlocks, int blockSize) {
+        followers.kvCache(numBlocks, blockSize);
+        return backend.allocateKvCache(spec.numLayers(), tp.kvHeads(), spec.headDim(), numBlocks, blockSize);
+    }
+
+    /** Bytes of one KV block of {@code blockSize} tokens (this rank's KV heads). */
     public long kvBlockBytes(int blockSize) {
-        return backend.kvBlockBytes(spec.numLayers(), spec.numKvHeads(), spec.headDim(), blockSize);
+        return backend.kvBlockBytes(spec.numLayers(), tp.kvHeads(), spec.headDim(), blockSize);
     }
 
     /** Bytes of weights read for one token (every matrix once; the embedding row is negligible). */
@@ -260,6 +304,7 @@ public final class DecoderModel implements AutoCloseable {
      * tests; serving uses {@link #forward(RaggedBatch, KvCache, SamplingParams[], int[])}.
      */
     public float[] forward(RaggedBatch batch, KvCache cache) {
+        followers.step(batch);
         backend.beginStep(batch, null);
         Tensor logits = logits(batch, cache);
         return logits == null ? new float[0] : backend.toHost(logits);
@@ -274,6 +319,7 @@ public final class DecoderModel implements AutoCloseable {
         if (sampling.length != batch.logitRows().length) {
             throw new IllegalArgumentException(sampling.length + " sampling rows for " + batch.logitRows().length + " logit rows");
         }
+        followers.step(batch);
         backend.beginStep(batch, sampling);
         Tensor logits = logits(batch, cache);
         return logits == null ? new int[0] : backend.sample(logits, sampling, eosIds);
@@ -284,7 +330,7 @@ public final class DecoderModel implements AutoCloseable {
         int rows = batch.numRows();
         int hidden = spec.hiddenSize();
         Backend b = backend;
-        int inter = Math.max(spec.intermediateSize(), spec.sharedExpertSize());
+        int inter = tp.width(Math.max(spec.intermediateSize(), spec.sharedExpertSize()));
         Tensor[] cos = new Tensor[2];
         Tensor[] sin = new Tensor[2];
         if (spec.position() == TransformerSpec.Position.ROPE) {
@@ -298,8 +344,8 @@ public final class DecoderModel implements AutoCloseable {
             }
         }
         Buffers buf = new Buffers(b.allocate(rows, hidden), b.allocate(rows, hidden), b.allocate(rows, hidden),
-                b.allocate(rows, spec.qDim()), b.allocate(rows, spec.kvDim()), b.allocate(rows, spec.kvDim()),
-                b.allocate(rows, spec.qDim()), b.allocate(rows, hidden), b.allocate(rows, hidden),
+                b.allocate(rows, tp.qDim()), b.allocate(rows, tp.kvDim()), b.allocate(rows, tp.kvDim()),
+                b.allocate(rows, tp.qDim()), b.allocate(rows, hidden), b.allocate(rows, hidden),
                 b.allocate(rows, inter), b.allocate(rows, inter), cos, sin);
         Tensor x = buf.x;
         Tensor h = buf.h;
@@ -307,10 +353,10 @@ public final class DecoderModel implements AutoCloseable {
         // Embeddings: lookup, projection to the hidden width, scale, learned positions, norm.
         if (projectIn != null) {
             Tensor e = b.allocate(rows, spec.embedDim());
-            b.embed(embed, batch.tokens(), e);
+            embed(batch.tokens(), e);
             b.matmul(e, projectIn, null, x);
         } else {
-            b.embed(embed, batch.tokens(), x);
+            embed(batch.tokens(), x);
         }
         if (spec.embedScale() != 1f) {
             b.scale(x, spec.embedScale());
@@ -388,12 +434,27 @@ public final class DecoderModel implements AutoCloseable {
             b.matmul(last, projectOut, null, projected);
             last = projected;
         }
-        Tensor logits = b.allocate(logitRows.length, spec.vocabSize());
+        Tensor logits = b.allocate(logitRows.length, tp.vocabRows());
         b.matmul(last, lmHead, lmHeadBias, logits);
+        if (tp.isParallel()) {
+            Tensor all = b.allocate(logitRows.length, spec.vocabSize());
+            collective.gatherColumns(logits, all);
+            logits = all;
+        }
         if (spec.finalSoftCap() > 0) {
             b.softCap(logits, spec.finalSoftCap());
         }
         return logits;
+    }
+
+    /** Embedding lookup; under tensor parallelism each rank holds a vocabulary slice and the rows are summed. */
+    private void embed(int[] tokens, Tensor out) {
+        if (tp.isParallel()) {
+            backend.embed(embed, tp.vocabFrom(), tokens, out);
+            collective.allReduceSum(out);
+        } else {
+            backend.embed(embed, tokens, out);
+        }
     }
 
     private void norm(Tensor x, NormWeights n, Tensor out) {
@@ -413,8 +474,8 @@ public final class DecoderModel implements AutoCloseable {
         Tensor k = buf.k;
         b.matmul(in, layer.qkv(), layer.qkvBias(), new Tensor[] {q, k, buf.v});
         if (spec.qkNorm()) {
-            Tensor qh = q.view(rows * spec.numHeads(), headDim);
-            Tensor kh = k.view(rows * spec.numKvHeads(), headDim);
+            Tensor qh = q.view(rows * tp.heads(), headDim);
+            Tensor kh = k.view(rows * tp.kvHeads(), headDim);
             b.rmsNorm(qh, layer.qNorm.weight, spec.normEps(), qh);
             b.rmsNorm(kh, layer.kNorm.weight, spec.normEps(), kh);
         }
@@ -424,9 +485,10 @@ public final class DecoderModel implements AutoCloseable {
             b.rope(k, headDim, buf.cos[table], buf.sin[table]);
         }
         b.storeKv(cache, l, k, buf.v, batch);
-        b.attention(cache, l, q, batch, spec.numHeads(), spec.numKvHeads(), headDim, spec.slidingWindow(l),
-                spec.attnScale(), spec.alibiSlopes(), spec.attnSoftCap(), buf.attn);
+        b.attention(cache, l, q, batch, tp.heads(), tp.kvHeads(), headDim, spec.slidingWindow(l),
+                spec.attnScale(), alibiSlopes, spec.attnSoftCap(), buf.attn);
         b.matmul(buf.attn, layer.o, layer.oBias, buf.a);
+        collective.allReduceSum(buf.a); // a no-op on a single rank
     }
 
     /** A dense MLP over {@code in} into {@code out}, with the step's gate/up buffers (rows x its width). */
@@ -445,6 +507,7 @@ public final class DecoderModel implements AutoCloseable {
             b.activation(spec.activation(), up, up);
             b.matmul(up, m.down, m.downBias, out);
         }
+        collective.allReduceSum(out);
     }
 
     /**

@@ -66,6 +66,39 @@ public interface Backend extends AutoCloseable {
     /** {@code out[r] = table[tokens[r]]}, converted to FP32. */
     void embed(Weight table, int[] tokens, Tensor out);
 
+    /**
+     * Lookup in a vocabulary slice (tensor parallelism): {@code table} holds the rows of tokens
+     * {@code firstToken} to {@code firstToken + table.outDim() - 1}; the rows of other tokens are
+     * zero. The default looks up the tokens in the slice and zeroes the rest with {@code x - x}.
+     */
+    default void embed(Weight table, int firstToken, int[] tokens, Tensor out) {
+        int[] local = new int[tokens.length];
+        int outside = 0;
+        for (int r = 0; r < tokens.length; r++) {
+            local[r] = tokens[r] - firstToken;
+            if (local[r] < 0 || local[r] >= table.outDim()) {
+                local[r] = 0;
+                outside++;
+            }
+        }
+        embed(table, local, out);
+        if (outside == 0) {
+            return;
+        }
+        int[] rows = new int[outside];
+        for (int r = 0, i = 0; r < tokens.length; r++) {
+            int t = tokens[r] - firstToken;
+            if (t < 0 || t >= table.outDim()) {
+                rows[i++] = r;
+            }
+        }
+        Tensor copy = allocate(outside, out.cols());
+        gatherRows(out, rows, copy);
+        float[] minusOne = new float[outside];
+        java.util.Arrays.fill(minusOne, -1f);
+        scatterAddRows(copy, rows, minusOne, out);
+    }
+
     /** {@code out = x W^T (+ bias)}; bias may be null. */
     void matmul(Tensor x, Weight w, Tensor bias, Tensor out);
 
