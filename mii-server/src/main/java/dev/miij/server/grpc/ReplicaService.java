@@ -4,6 +4,7 @@ import com.google.protobuf.Empty;
 import dev.miij.GenerationOptions;
 import dev.miij.MiiException;
 import dev.miij.Response;
+import dev.miij.TokenLogprob;
 import dev.miij.engine.StreamListener;
 import dev.miij.server.GenerationService;
 import dev.miij.server.grpc.proto.ModelResponseGrpc;
@@ -107,9 +108,14 @@ public final class ReplicaService extends ModelResponseGrpc.ModelResponseImplBas
 
                 @Override
                 public void onText(String text, int[] tokenIds) {
+                    onText(text, tokenIds, null);
+                }
+
+                @Override
+                public void onText(String text, int[] tokenIds, List<TokenLogprob> logprobs) {
                     generated += tokenIds.length;
                     if (!text.isEmpty() || tokenIds.length > 0) {
-                        out.onNext(WireReplies.piece(text, 0, generated, tokenIds));
+                        out.onNext(WireReplies.piece(text, 0, generated, tokenIds, logprobs));
                     }
                 }
 
@@ -121,7 +127,7 @@ public final class ReplicaService extends ModelResponseGrpc.ModelResponseImplBas
                     }
                     // The last message carries no new text, only the finish reason and the final counts.
                     SingleGenerationReply last = WireReplies.of(response, (System.nanoTime() - start) / 1e9)
-                            .toBuilder().setResponse("").clearTokenIds().build();
+                            .toBuilder().setResponse("").clearTokenIds().clearLogprobs().build();
                     out.onNext(MultiGenerationReply.newBuilder().addResponse(last).build());
                     out.onCompleted();
                 }

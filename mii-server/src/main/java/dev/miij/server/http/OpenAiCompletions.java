@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.miij.Response;
+import dev.miij.backend.Logprobs;
 import dev.miij.server.GenerationService;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -37,8 +38,15 @@ final class OpenAiCompletions {
     void handle(HttpCall call) throws IOException {
         Fields f = new Fields(call.jsonObject());
         List<String> prompts = prompts(f.raw("prompt"));
-        OpenAiParams params = OpenAiParams.read(f, service, 16, "max_tokens");
+        OpenAiParams read = OpenAiParams.read(f, service, 16, "max_tokens");
+        // The chosen token's log-probability and those of the logprobs (0 to 20) most likely tokens.
+        Long logprobs = f.integer("logprobs", 0, Logprobs.MAX_TOP);
+        OpenAiParams params = read.withLogprobs(logprobs == null ? null : logprobs.intValue());
         boolean echo = f.bool("echo", false);
+        if (echo && logprobs != null) {
+            throw HttpError.badRequest("echo", "echo with logprobs (the prompt's log-probabilities) is not supported "
+                    + "by this server");
+        }
         Long bestOf = f.integer("best_of", 1, OpenAiParams.MAX_N);
         if (bestOf != null && bestOf != params.n()) {
             throw HttpError.badRequest("best_of", "best_of is not supported unless it equals n");
@@ -75,7 +83,11 @@ final class OpenAiCompletions {
         ArrayNode array = body.putArray("choices");
         for (int k = 0; k < byIndex.length; k++) {
             String text = (echo ? prompts.get(k / n) : "") + byIndex[k].generatedText();
-            array.add(choice(k, text, OpenAiJson.finishReason(byIndex[k])));
+            ObjectNode choice = choice(k, text, OpenAiJson.finishReason(byIndex[k]));
+            array.add(choice);
+            if (byIndex[k].logprobs() != null) {
+                choice.set("logprobs", OpenAiJson.completionLogprobs(byIndex[k].logprobs(), 0));
+            }
         }
         body.set("usage", OpenAiJson.usage(promptTokens(byIndex, n), completionTokens(byIndex)));
         call.sendJson(200, body);
@@ -150,24 +162,33 @@ final class OpenAiCompletions {
         private final Completion c;
         private int promptTokens;
         private int completionTokens;
+        /** Per choice, code points of text its log-probabilities covered so far (text_offset). */
+        private final int[] offsets;
 
         Chunks(Completion c) {
             this.c = c;
+            this.offsets = new int[c.prompts().size() * c.n()];
         }
 
         @Override
         public void start(SseWriter out) throws IOException {
             if (c.echo()) {
                 for (int k = 0; k < c.prompts().size() * c.n(); k++) {
-                    out.data(chunk(k, c.prompts().get(k / c.n()), null));
+                    out.data(chunk(k, c.prompts().get(k / c.n()), null, null));
                 }
             }
         }
 
         @Override
         public void piece(SseWriter out, StreamPump.Piece piece) throws IOException {
-            if (!piece.text().isEmpty()) {
-                out.data(chunk(piece.index(), piece.text(), null));
+            boolean withLogprobs = piece.logprobs() != null && !piece.logprobs().isEmpty();
+            if (!piece.text().isEmpty() || withLogprobs) {
+                ObjectNode logprobs = null;
+                if (withLogprobs) {
+                    logprobs = OpenAiJson.completionLogprobs(piece.logprobs(), offsets[piece.index()]);
+                    offsets[piece.index()] += OpenAiJson.textLength(piece.logprobs());
+                }
+                out.data(chunk(piece.index(), piece.text(), null, logprobs));
             }
         }
 
@@ -177,7 +198,7 @@ final class OpenAiCompletions {
                 promptTokens += done.response().promptLength();
             }
             completionTokens += done.response().generatedLength();
-            out.data(chunk(done.index(), "", OpenAiJson.finishReason(done.response())));
+            out.data(chunk(done.index(), "", OpenAiJson.finishReason(done.response()), null));
         }
 
         @Override
@@ -197,9 +218,13 @@ final class OpenAiCompletions {
             out.data("[DONE]");
         }
 
-        private String chunk(int index, String text, String finishReason) {
+        private String chunk(int index, String text, String finishReason, ObjectNode logprobs) {
             ObjectNode o = c.header("text_completion");
-            o.putArray("choices").add(choice(index, text, finishReason));
+            ObjectNode choice = choice(index, text, finishReason);
+            if (logprobs != null) {
+                choice.set("logprobs", logprobs);
+            }
+            o.putArray("choices").add(choice);
             if (c.includeUsage()) {
                 o.putNull("usage");
             }

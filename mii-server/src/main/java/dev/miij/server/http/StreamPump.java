@@ -2,6 +2,7 @@ package dev.miij.server.http;
 
 import dev.miij.GenerationOptions;
 import dev.miij.Response;
+import dev.miij.TokenLogprob;
 import dev.miij.engine.StreamListener;
 import dev.miij.server.GenerationService;
 import java.io.IOException;
@@ -25,7 +26,10 @@ import java.util.function.IntFunction;
 final class StreamPump {
 
     /** New text of request {@code index}. */
-    record Piece(int index, String text, int[] tokenIds) {
+    record Piece(int index, String text, int[] tokenIds, List<TokenLogprob> logprobs) {
+        Piece(int index, String text, int[] tokenIds) {
+            this(index, text, tokenIds, null);
+        }
     }
 
     /** Request {@code index} ended, with a response or an error. */
@@ -108,6 +112,11 @@ final class StreamPump {
         return new StreamListener() {
             @Override
             public void onText(String text, int[] tokenIds) {
+                onText(text, tokenIds, null);
+            }
+
+            @Override
+            public void onText(String text, int[] tokenIds, List<TokenLogprob> logprobs) {
                 if (tokenIds.length > 0) {
                     long now = System.nanoTime();
                     if (firstTokenNanos[index] == 0) {
@@ -116,7 +125,7 @@ final class StreamPump {
                     }
                     lastTokenNanos[index] = now;
                 }
-                events.add(new Piece(index, text, tokenIds));
+                events.add(new Piece(index, text, tokenIds, logprobs));
             }
 
             @Override

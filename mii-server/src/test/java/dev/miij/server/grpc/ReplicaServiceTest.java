@@ -107,6 +107,35 @@ class ReplicaServiceTest {
     }
 
     @Test
+    void logprobsCrossTheWireUnaryAndStreamed() {
+        String prompt = prompts().getFirst();
+        GenerationOptions o = greedy().toBuilder().logprobs(3).build();
+        List<dev.miij.TokenLogprob> local = pipeline.generate(prompt, o).logprobs();
+        assertEquals(NEW_TOKENS, local.size());
+        List<dev.miij.TokenLogprob> unary = WireReplies.fromWire(stub.generatorReply(request(List.of(prompt), o))
+                .getResponse(0).getLogprobsList());
+        List<dev.miij.TokenLogprob> streamed = new ArrayList<>();
+        stub.generatorReplyStream(request(List.of(prompt), o)).forEachRemaining(m -> {
+            List<dev.miij.TokenLogprob> lp = WireReplies.fromWire(m.getResponse(0).getLogprobsList());
+            assertEquals(lp == null ? 0 : lp.size(), m.getResponse(0).getTokenIdsCount());
+            if (lp != null) {
+                streamed.addAll(lp);
+            }
+        });
+        for (List<dev.miij.TokenLogprob> got : List.of(unary, streamed)) {
+            assertEquals(local.size(), got.size());
+            for (int i = 0; i < local.size(); i++) {
+                assertEquals(local.get(i).tokenId(), got.get(i).tokenId());
+                assertEquals(local.get(i).token(), got.get(i).token());
+                assertEquals(local.get(i).logprob(), got.get(i).logprob(), 1e-4);
+                assertEquals(3, got.get(i).top().size());
+                assertEquals(local.get(i).top().getFirst().tokenId(), got.get(i).top().getFirst().tokenId());
+            }
+        }
+        assertTrue(stub.generatorReply(request(List.of(prompt), greedy())).getResponse(0).getLogprobsList().isEmpty());
+    }
+
+    @Test
     void streamedPiecesAddUpToTheFullText() {
         String prompt = prompts().getFirst();
         String full = pipeline.generate(prompt, greedy()).generatedText();
