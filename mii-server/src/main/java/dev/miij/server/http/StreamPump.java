@@ -84,6 +84,16 @@ final class StreamPump {
      * already started are cancelled and the error is thrown, before any response was sent.
      */
     void start(int count, IntFunction<String> prompts, IntFunction<GenerationOptions> options) {
+        start(count, (i, listener) -> service.stream(prompts.apply(i), options.apply(i), listener));
+    }
+
+    /** Starts request {@code index} with its listener. */
+    interface Starter {
+        GenerationService.Stream start(int index, StreamListener listener);
+    }
+
+    /** {@link #start(int, IntFunction, IntFunction)} with each request started by {@code starter}. */
+    void start(int count, Starter starter) {
         firstTokenNanos = new long[count];
         lastTokenNanos = new long[count];
         inFlight.add(this);
@@ -93,7 +103,7 @@ final class StreamPump {
                 synchronized (this) {
                     finished.add(done);
                 }
-                GenerationService.Stream s = service.stream(prompts.apply(i), options.apply(i), listener(i, done));
+                GenerationService.Stream s = starter.start(i, listener(i, done));
                 synchronized (this) {
                     streams.add(s);
                 }

@@ -136,6 +136,27 @@ class ReplicaServiceTest {
     }
 
     @Test
+    void tokenIdPromptsAreUsedAsGiven() throws Exception {
+        int[] ids = pipeline.encode(prompts().getFirst());
+        Response local = pipeline.engine().submit(ids, greedy(), dev.miij.engine.StreamListener.NONE, "").result().get();
+        dev.miij.server.grpc.proto.TokenIds.Builder wire = dev.miij.server.grpc.proto.TokenIds.newBuilder();
+        for (int id : ids) {
+            wire.addIds(id);
+        }
+        MultiStringRequest request = MultiStringRequest.newBuilder().addPromptTokenIds(wire)
+                .putAllQueryKwargs(WireKwargs.of(greedy())).build();
+        SingleGenerationReply unary = stub.generatorReply(request).getResponse(0);
+        assertEquals(local.generatedText(), unary.getResponse());
+        assertEquals(ids.length, unary.getPromptTokens());
+        StringBuilder text = new StringBuilder();
+        stub.generatorReplyStream(request).forEachRemaining(m -> text.append(m.getResponse(0).getResponse()));
+        assertEquals(local.generatedText(), text.toString());
+        StatusRuntimeException both = assertThrows(StatusRuntimeException.class,
+                () -> stub.generatorReply(request.toBuilder().addRequest("x").build()));
+        assertEquals(io.grpc.Status.Code.INVALID_ARGUMENT, both.getStatus().getCode());
+    }
+
+    @Test
     void streamedPiecesAddUpToTheFullText() {
         String prompt = prompts().getFirst();
         String full = pipeline.generate(prompt, greedy()).generatedText();
