@@ -197,6 +197,22 @@ class LogprobsHttpTest {
     }
 
     @Test
+    void miiGatewayTakesLogprobsAsAnOption() throws Exception {
+        HttpResponse<String> r = post(http, "/mii/kjv-chat", "{\"prompts\": \"In the beginning\", \"max_new_tokens\": 8, "
+                + "\"do_sample\": false, \"ignore_eos\": true, \"logprobs\": 2}");
+        assertEquals(200, r.statusCode(), r.body());
+        JsonNode lp = json(r).get(0).get("logprobs");
+        Response want = expected("In the beginning", 2);
+        assertEquals(want.generatedLength(), lp.size());
+        for (int i = 0; i < lp.size(); i++) {
+            assertEquals(want.logprobs().get(i).tokenId(), lp.get(i).get("token_id").asInt());
+            assertEquals(want.logprobs().get(i).logprob(), lp.get(i).get("logprob").floatValue(), TOLERANCE);
+            assertEquals(2, lp.get(i).get("top_logprobs").size());
+        }
+        assertEquals(400, post(http, "/mii/kjv-chat", "{\"prompts\": \"a\", \"logprobs\": 21}").statusCode());
+    }
+
+    @Test
     void badLogprobsAre400() throws Exception {
         for (String extra : List.of("\"logprobs\": 21", "\"logprobs\": -1", "\"logprobs\": \"5\"", "\"logprobs\": true",
                 "\"logprobs\": 1, \"echo\": true")) {
