@@ -33,18 +33,21 @@ import java.util.Objects;
  * @param repetitionPenalty logits of tokens in the prompt or the output are divided by it when positive
  *                          and multiplied when negative, as transformers and vLLM do (in (0, 10],
  *                          default 1 = off)
+ * @param logprobs          null for none; otherwise return each generated token's log-probability and
+ *                          those of the {@code logprobs} most likely tokens (in [0, 20]), from the
+ *                          model's raw logits as vLLM does ({@link dev.miij.backend.Logprobs})
  */
 public record GenerationOptions(int maxLength, Integer maxNewTokens, int minNewTokens, boolean ignoreEos,
                                 boolean doSample, double topP, Integer topK, Double temperature,
                                 boolean returnFullText, List<String> stop, Long seed, double presencePenalty,
-                                double frequencyPenalty, double repetitionPenalty) {
+                                double frequencyPenalty, double repetitionPenalty, Integer logprobs) {
 
     public static final int DEFAULT_MAX_LENGTH = 1024;
 
     /** Every option name accepted by {@link #fromMap}. */
     public static final List<String> NAMES = List.of("max_length", "max_new_tokens", "min_new_tokens", "ignore_eos",
             "do_sample", "top_p", "top_k", "temperature", "return_full_text", "stop", "seed", "presence_penalty",
-            "frequency_penalty", "repetition_penalty");
+            "frequency_penalty", "repetition_penalty", "logprobs");
 
     public GenerationOptions {
         stop = List.copyOf(stop);
@@ -58,6 +61,19 @@ public record GenerationOptions(int maxLength, Integer maxNewTokens, int minNewT
         if (!(repetitionPenalty > 0 && repetitionPenalty <= 10)) {
             throw MiiException.invalid("repetition_penalty must be in (0, 10], got " + repetitionPenalty);
         }
+        if (logprobs != null && (logprobs < 0 || logprobs > dev.miij.backend.Logprobs.MAX_TOP)) {
+            throw MiiException.invalid("logprobs must be in [0, " + dev.miij.backend.Logprobs.MAX_TOP + "], got "
+                    + logprobs);
+        }
+    }
+
+    /** The options without log-probabilities. */
+    public GenerationOptions(int maxLength, Integer maxNewTokens, int minNewTokens, boolean ignoreEos,
+                             boolean doSample, double topP, Integer topK, Double temperature,
+                             boolean returnFullText, List<String> stop, Long seed, double presencePenalty,
+                             double frequencyPenalty, double repetitionPenalty) {
+        this(maxLength, maxNewTokens, minNewTokens, ignoreEos, doSample, topP, topK, temperature, returnFullText,
+                stop, seed, presencePenalty, frequencyPenalty, repetitionPenalty, null);
     }
 
     /** The options without penalties (the record as it was before they existed). */
@@ -65,7 +81,7 @@ public record GenerationOptions(int maxLength, Integer maxNewTokens, int minNewT
                              boolean doSample, double topP, Integer topK, Double temperature,
                              boolean returnFullText, List<String> stop, Long seed) {
         this(maxLength, maxNewTokens, minNewTokens, ignoreEos, doSample, topP, topK, temperature, returnFullText,
-                stop, seed, 0, 0, 1);
+                stop, seed, 0, 0, 1, null);
     }
 
     /** Whether any penalty changes the logits. */
@@ -97,6 +113,7 @@ public record GenerationOptions(int maxLength, Integer maxNewTokens, int minNewT
         b.presencePenalty = presencePenalty;
         b.frequencyPenalty = frequencyPenalty;
         b.repetitionPenalty = repetitionPenalty;
+        b.logprobs = logprobs;
         return b;
     }
 
@@ -160,6 +177,7 @@ public record GenerationOptions(int maxLength, Integer maxNewTokens, int minNewT
                 case "presence_penalty" -> b.presencePenalty(doubleValue(key, value));
                 case "frequency_penalty" -> b.frequencyPenalty(doubleValue(key, value));
                 case "repetition_penalty" -> b.repetitionPenalty(doubleValue(key, value));
+                case "logprobs" -> b.logprobs(intValue(key, value));
                 case "stop" -> {
                     if (value instanceof String s) {
                         b.stop(List.of(s));
@@ -236,6 +254,7 @@ public record GenerationOptions(int maxLength, Integer maxNewTokens, int minNewT
         private double presencePenalty;
         private double frequencyPenalty;
         private double repetitionPenalty = 1;
+        private Integer logprobs;
 
         public Builder maxLength(int v) { maxLength = v; return this; }
         public Builder maxNewTokens(Integer v) { maxNewTokens = v; return this; }
@@ -251,10 +270,12 @@ public record GenerationOptions(int maxLength, Integer maxNewTokens, int minNewT
         public Builder presencePenalty(double v) { presencePenalty = v; return this; }
         public Builder frequencyPenalty(double v) { frequencyPenalty = v; return this; }
         public Builder repetitionPenalty(double v) { repetitionPenalty = v; return this; }
+        public Builder logprobs(Integer v) { logprobs = v; return this; }
 
         public GenerationOptions build() {
             return new GenerationOptions(maxLength, maxNewTokens, minNewTokens, ignoreEos, doSample, topP, topK,
-                    temperature, returnFullText, stop, seed, presencePenalty, frequencyPenalty, repetitionPenalty);
+                    temperature, returnFullText, stop, seed, presencePenalty, frequencyPenalty, repetitionPenalty,
+                    logprobs);
         }
     }
 }

@@ -51,19 +51,27 @@ public final class Pipeline implements AutoCloseable {
             backend = Devices.open(options.device());
             this.model = new DecoderModel(spec, weights, backend);
             this.eosIds = eosIds(folder, tokenizer);
-            this.engine = new Engine(model, options.engine(), () -> {
-                StreamDecoder d = tokenizer.newStreamDecoder(true);
-                return new Detokenizer.Stream() {
-                    @Override
-                    public String push(int tokenId) {
-                        return d.push(tokenId);
-                    }
+            this.engine = new Engine(model, options.engine(), new Detokenizer() {
+                @Override
+                public Stream open() {
+                    StreamDecoder d = tokenizer.newStreamDecoder(true);
+                    return new Detokenizer.Stream() {
+                        @Override
+                        public String push(int tokenId) {
+                            return d.push(tokenId);
+                        }
 
-                    @Override
-                    public String flush() {
-                        return d.flush();
-                    }
-                };
+                        @Override
+                        public String flush() {
+                            return d.flush();
+                        }
+                    };
+                }
+
+                @Override
+                public String token(int tokenId) {
+                    return tokenizer.decode(new int[] {tokenId}, false);
+                }
             }, eosIds);
         } catch (RuntimeException e) {
             if (backend != null) {

@@ -10,12 +10,20 @@ import java.util.List;
  * @param generatedLength tokens generated
  * @param finishReason    why generation ended
  * @param tokenIds        the generated token ids
+ * @param logprobs        one per generated token when the request asked for log-probabilities, else null
  */
 public record Response(String generatedText, int promptLength, int generatedLength, FinishReason finishReason,
-                       List<Integer> tokenIds) {
+                       List<Integer> tokenIds, List<TokenLogprob> logprobs) {
 
     public Response {
         tokenIds = List.copyOf(tokenIds);
+        logprobs = logprobs == null ? null : List.copyOf(logprobs);
+    }
+
+    /** A response without log-probabilities. */
+    public Response(String generatedText, int promptLength, int generatedLength, FinishReason finishReason,
+                    List<Integer> tokenIds) {
+        this(generatedText, promptLength, generatedLength, finishReason, tokenIds, null);
     }
 
     /** Why a request ended; {@link #wireName()} is MII's string. */

@@ -35,6 +35,7 @@ import dev.miij.arch.TransformerSpec.Norm;
 import dev.miij.backend.Backend;
 import dev.miij.backend.KvCache;
 import dev.miij.backend.RaggedBatch;
+import dev.miij.backend.Sampled;
 import dev.miij.backend.SamplingParams;
 import dev.miij.backend.Tensor;
 import dev.miij.backend.Weight;
@@ -323,6 +324,19 @@ public final class DecoderModel implements AutoCloseable {
         backend.beginStep(batch, sampling);
         Tensor logits = logits(batch, cache);
         return logits == null ? new int[0] : backend.sample(logits, sampling, eosIds);
+    }
+
+    /**
+     * {@link #forward(RaggedBatch, KvCache, SamplingParams[], int[])} that also returns the
+     * log-probabilities of the rows whose sampling parameters ask for them ({@link Backend#sampleWithLogprobs}).
+     */
+    public Sampled forwardSampled(RaggedBatch batch, KvCache cache, SamplingParams[] sampling, int[] eosIds) {
+        if (sampling.length != batch.logitRows().length) {
+            throw new IllegalArgumentException(sampling.length + " sampling rows for " + batch.logitRows().length + " logit rows");
+        }
+        backend.beginStep(batch, sampling);
+        Tensor logits = logits(batch, cache);
+        return logits == null ? new Sampled(new int[0], null) : backend.sampleWithLogprobs(logits, sampling, eosIds);
     }
 
     /** The forward pass proper, once the backend's step has begun; null when no logits are wanted. */

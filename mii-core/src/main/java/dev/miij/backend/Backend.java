@@ -216,6 +216,30 @@ public interface Backend extends AutoCloseable {
         return tokens;
     }
 
+    /**
+     * {@link #sample} that also returns {@link Logprobs} for the rows whose
+     * {@link SamplingParams#logprobs()} asks. When no row asks it is {@link #sample} and nothing more;
+     * otherwise the default copies the logits to the host and computes both there, from the same row.
+     * A device backend that samples on the device should do the same for such steps (or compute the
+     * log-softmax and top-n on the device) and keep its fast path for the others.
+     */
+    default Sampled sampleWithLogprobs(Tensor logits, SamplingParams[] sampling, int[] eosIds) {
+        if (!SamplingParams.anyWantsLogprobs(sampling)) {
+            return new Sampled(sample(logits, sampling, eosIds), null);
+        }
+        float[] host = toHost(logits);
+        int vocab = logits.cols();
+        int[] tokens = new int[sampling.length];
+        Logprobs[] logprobs = new Logprobs[sampling.length];
+        for (int i = 0; i < tokens.length; i++) {
+            tokens[i] = Sampler.sample(host, i * vocab, vocab, sampling[i], eosIds);
+            if (sampling[i].wantsLogprobs()) {
+                logprobs[i] = Logprobs.of(host, i * vocab, vocab, tokens[i], sampling[i].logprobs());
+            }
+        }
+        return new Sampled(tokens, logprobs);
+    }
+
     /** Waits for pending work and copies the tensor to the heap. */
     float[] toHost(Tensor t);
 

@@ -19,17 +19,49 @@ import dev.miij.GenerationOptions;
  * @param step        tokens generated so far: the counter of the draw
  * @param penalties   repetition / frequency / presence penalties over the sequence's tokens, applied
  *                    to the logits first; null for none
+ * @param logprobs    -1 for none; otherwise return the chosen token's log-probability and those of the
+ *                    {@code logprobs} most likely tokens ({@link Logprobs}, at most {@link Logprobs#MAX_TOP})
  */
 public record SamplingParams(boolean greedy, double temperature, int topK, double topP, boolean suppressEos, long seed,
-                             int step, Penalties penalties) {
+                             int step, Penalties penalties, int logprobs) {
 
     /** Greedy argmax with nothing masked. */
-    public static final SamplingParams GREEDY = new SamplingParams(true, 1.0, 0, 1.0, false, 0, 0, null);
+    public static final SamplingParams GREEDY = new SamplingParams(true, 1.0, 0, 1.0, false, 0, 0, null, -1);
+
+    public SamplingParams {
+        if (logprobs < -1 || logprobs > Logprobs.MAX_TOP) {
+            throw new IllegalArgumentException("logprobs must be -1 (none) or in [0, " + Logprobs.MAX_TOP + "], got "
+                    + logprobs);
+        }
+    }
+
+    /** Without log-probabilities. */
+    public SamplingParams(boolean greedy, double temperature, int topK, double topP, boolean suppressEos, long seed,
+                          int step, Penalties penalties) {
+        this(greedy, temperature, topK, topP, suppressEos, seed, step, penalties, -1);
+    }
+
+    /** Whether this row asks for log-probabilities. */
+    public boolean wantsLogprobs() {
+        return logprobs >= 0;
+    }
+
+    /** Whether any row asks for log-probabilities. */
+    public static boolean anyWantsLogprobs(SamplingParams[] sampling) {
+        if (sampling != null) {
+            for (SamplingParams p : sampling) {
+                if (p.wantsLogprobs()) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
 
     /** Without penalties. */
     public SamplingParams(boolean greedy, double temperature, int topK, double topP, boolean suppressEos, long seed,
                           int step) {
-        this(greedy, temperature, topK, topP, suppressEos, seed, step, null);
+        this(greedy, temperature, topK, topP, suppressEos, seed, step, null, -1);
     }
 
     /** A request's parameters for the draw of its token number {@code generated} (0-based), without penalties. */
@@ -45,7 +77,8 @@ public record SamplingParams(boolean greedy, double temperature, int topK, doubl
         Penalties p = o.penalized() && ids != null ? new Penalties(o.repetitionPenalty(), o.frequencyPenalty(),
                 o.presencePenalty(), ids, promptLength, promptLength + generated) : null;
         return new SamplingParams(!o.doSample(), o.temperature() == null ? 1.0 : o.temperature(),
-                o.topK() == null ? 0 : o.topK(), o.topP(), generated < o.minNewTokens(), seed, generated, p);
+                o.topK() == null ? 0 : o.topK(), o.topP(), generated < o.minNewTokens(), seed, generated, p,
+                o.logprobs() == null ? -1 : o.logprobs());
     }
 
     /**

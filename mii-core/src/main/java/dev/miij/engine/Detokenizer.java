@@ -19,6 +19,11 @@ public interface Detokenizer {
     /** A fresh stream for one request. */
     Stream open();
 
+    /** One token's text decoded alone, special tokens kept (log-probabilities show it); "" by default. */
+    default String token(int tokenId) {
+        return "";
+    }
+
     /** Incremental, UTF-8-safe decoding: the concatenation of all results equals the full decode. */
     interface Stream {
         /** Text completed by this token (possibly empty while a multi-byte character is incomplete). */

@@ -7,6 +7,9 @@ import dev.miij.Response.FinishReason;
 import dev.miij.arch.DecoderModel;
 import dev.miij.backend.KvCache;
 import dev.miij.backend.RaggedBatch;
+import dev.miij.TokenLogprob;
+import dev.miij.backend.Logprobs;
+import dev.miij.backend.Sampled;
 import dev.miij.backend.SamplingParams;
 import java.util.ArrayList;
 import java.util.List;
@@ -213,7 +216,8 @@ public final class Engine implements AutoCloseable {
             sampling[i] = SamplingParams.of(seq.options, seq.seed, seq.generated(), seq.tokens, seq.promptLength);
         }
         long t0 = System.nanoTime();
-        int[] next = model.forward(batch, cache, sampling, eosIds);
+        Sampled out = model.forwardSampled(batch, cache, sampling, eosIds);
+        int[] next = out.tokens();
         stats.recordStep(rows, System.nanoTime() - t0);
 
         scheduler.advance(plan);
@@ -229,6 +233,10 @@ public final class Engine implements AutoCloseable {
                 stats.recordFirstToken(now - seq.submittedNanos);
             }
             seq.append(token);
+            Logprobs lp = out.logprobs(i);
+            if (lp != null && seq.logprobs != null) {
+                seq.logprobs.add(tokenLogprob(token, lp));
+            }
             stats.tokensGenerated++;
             boolean eos = !seq.options.ignoreEos() && isEos(token);
             boolean stopString = seq.addText(token, true);
@@ -240,6 +248,14 @@ public final class Engine implements AutoCloseable {
                 seq.stream(false);
             }
         }
+    }
+
+    private TokenLogprob tokenLogprob(int token, Logprobs lp) {
+        List<TokenLogprob.Alternative> top = new ArrayList<>(lp.topIds().length);
+        for (int k = 0; k < lp.topIds().length; k++) {
+            top.add(new TokenLogprob.Alternative(lp.topIds()[k], detokenizer.token(lp.topIds()[k]), lp.topLogprobs()[k]));
+        }
+        return new TokenLogprob(token, detokenizer.token(token), lp.logprob(), top);
     }
 
     private boolean isEos(int token) {

@@ -23,6 +23,8 @@ final class Sequence {
     final BlockTable blocks = new BlockTable();
     final Detokenizer.Stream detokenizer;
     final String promptText;
+    /** One per generated token when the request asks for log-probabilities, else null. */
+    final java.util.List<dev.miij.TokenLogprob> logprobs;
 
     int[] tokens;
     int length;
@@ -49,6 +51,7 @@ final class Sequence {
         this.listener = listener;
         this.detokenizer = detokenizer;
         this.promptText = promptText;
+        this.logprobs = options.logprobs() != null ? new java.util.ArrayList<>() : null;
         this.tokens = Arrays.copyOf(prompt, prompt.length + Math.min(maxNewTokens, 256) + 1);
         this.length = prompt.length;
         int longest = 0;
@@ -111,9 +114,11 @@ final class Sequence {
         if (safe > emitted || (last && newTokens > 0) || (newTokens > 0 && safe == text.length())) {
             String delta = text.substring(emitted, safe);
             int[] ids = Arrays.copyOfRange(tokens, promptLength + tokensEmitted, length);
+            java.util.List<dev.miij.TokenLogprob> lp = logprobs == null ? null
+                    : java.util.List.copyOf(logprobs.subList(Math.min(tokensEmitted, logprobs.size()), logprobs.size()));
             emitted = safe;
             tokensEmitted = generated();
-            listener.onText(delta, ids);
+            listener.onText(delta, ids, lp);
         }
     }
 
@@ -138,6 +143,6 @@ final class Sequence {
     Response response(FinishReason reason) {
         int[] ids = Arrays.copyOfRange(tokens, promptLength, length);
         String out = options.returnFullText() ? promptText + text : text.toString();
-        return new Response(out, promptLength, ids.length, reason, Arrays.stream(ids).boxed().toList());
+        return new Response(out, promptLength, ids.length, reason, Arrays.stream(ids).boxed().toList(), logprobs);
     }
 }

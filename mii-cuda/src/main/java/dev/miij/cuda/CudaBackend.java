@@ -313,8 +313,9 @@ public final class CudaBackend implements Backend {
     @Override
     public void beginStep(RaggedBatch batch, SamplingParams[] sampling) {
         beginStep();
-        // Penalties read each sequence's token history: those steps sample on the host, so no graph.
-        int bucket = penalized(sampling) ? 0 : graphs.bucketFor(batch, sampling);
+        // Penalties read each sequence's token history and log-probabilities are computed from the host's
+        // copy of the logits: those steps sample on the host, so no graph.
+        int bucket = hostSampled(sampling) ? 0 : graphs.bucketFor(batch, sampling);
         int maxBlocks = 1;
         for (int[] t : batch.blockTables()) {
             maxBlocks = Math.max(maxBlocks, t.length);
@@ -345,10 +346,11 @@ public final class CudaBackend implements Backend {
         }
     }
 
-    private static boolean penalized(SamplingParams[] sampling) {
+    /** Whether a step's rows are sampled on the host: some row has penalties or asks for log-probabilities. */
+    private static boolean hostSampled(SamplingParams[] sampling) {
         if (sampling != null) {
             for (SamplingParams p : sampling) {
-                if (p.penalties() != null) {
+                if (p.penalties() != null || p.wantsLogprobs()) {
                     return true;
                 }
             }
@@ -592,7 +594,7 @@ public final class CudaBackend implements Backend {
         if (l.rows() != n) {
             throw new IllegalArgumentException(n + " sampling rows for " + l.rows() + " rows of logits");
         }
-        if (n > 4 * DecodeGraphs.MAX_BUCKET || penalized(sampling)) {
+        if (n > 4 * DecodeGraphs.MAX_BUCKET || hostSampled(sampling)) {
             return Backend.super.sample(logits, sampling, eosIds);
         }
         boolean packed = sampling == stepSampling && Arrays.equals(eosIds, packedEos);

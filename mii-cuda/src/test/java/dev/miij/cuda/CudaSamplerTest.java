@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.miij.backend.Logprobs;
+import dev.miij.backend.Sampled;
 import dev.miij.backend.Sampler;
 import dev.miij.backend.SamplingParams;
 import dev.miij.backend.Tensor;
@@ -56,6 +58,38 @@ class CudaSamplerTest {
         gpu.beginStep();
         Tensor t = gpu.upload(all, params.length, VOCAB);
         return gpu.sample(t, params, eos);
+    }
+
+    @Test
+    void logprobRowsMatchTheCpuAndOthersStayOnTheDevicePath() {
+        Gpu.assumeGpu();
+        float[] row = logits(11);
+        SamplingParams[] params = {
+            new SamplingParams(true, 1, 0, 1, false, 0, 0, null, 5),
+            new SamplingParams(false, 0.8, 40, 0.9, false, 3, 2, null, -1),
+            new SamplingParams(false, 1.5, 0, 1, false, 7, 1, null, 0)};
+        float[] all = new float[params.length * VOCAB];
+        for (int r = 0; r < params.length; r++) {
+            System.arraycopy(row, 0, all, r * VOCAB, VOCAB);
+        }
+        gpu.beginStep();
+        Sampled got = gpu.sampleWithLogprobs(gpu.upload(all, params.length, VOCAB), params, new int[0]);
+        for (int r = 0; r < params.length; r++) {
+            assertEquals(Sampler.sample(row, 0, VOCAB, params[r], new int[0]), got.tokens()[r], "row " + r);
+            if (params[r].wantsLogprobs()) {
+                Logprobs want = Logprobs.of(row, 0, VOCAB, got.tokens()[r], params[r].logprobs());
+                assertEquals(want.logprob(), got.logprobs(r).logprob(), 1e-6);
+                org.junit.jupiter.api.Assertions.assertArrayEquals(want.topIds(), got.logprobs(r).topIds());
+            } else {
+                org.junit.jupiter.api.Assertions.assertNull(got.logprobs(r));
+            }
+        }
+        // Without a row asking, it is sample() itself.
+        SamplingParams[] none = {SamplingParams.GREEDY};
+        gpu.beginStep();
+        Sampled plain = gpu.sampleWithLogprobs(gpu.upload(row, 1, VOCAB), none, new int[0]);
+        assertEquals(Sampler.argmax(row), plain.tokens()[0]);
+        org.junit.jupiter.api.Assertions.assertNull(plain.logprobs());
     }
 
     @Test

@@ -29,6 +29,19 @@ public interface GenerationService {
      */
     Stream stream(String prompt, GenerationOptions options, StreamListener listener);
 
+    /**
+     * Streams one prompt given as token ids, used as they are (no BOS or other special token added),
+     * as OpenAI's token-id prompts; otherwise as {@link #stream(String, GenerationOptions, StreamListener)}.
+     */
+    default Stream stream(int[] promptIds, GenerationOptions options, StreamListener listener) {
+        throw dev.miij.MiiException.unsupported("this deployment does not take token-id prompts");
+    }
+
+    /** The text of token ids, special tokens kept (what OpenAI's echo shows for a token-id prompt). */
+    default String decode(int[] ids) {
+        throw dev.miij.MiiException.unsupported("this deployment cannot decode token ids");
+    }
+
     /** The model's tokenizer_config.json: chat template, BOS/EOS text for templates. */
     TokenizerConfig tokenizerConfig();
 

@@ -66,7 +66,26 @@ public final class PipelineService implements GenerationService {
 
     @Override
     public Stream stream(String prompt, GenerationOptions options, StreamListener listener) {
-        Engine.Handle h = pipeline.stream(prompt, options, listener);
+        return wrap(pipeline.stream(prompt, options, listener));
+    }
+
+    @Override
+    public Stream stream(int[] promptIds, GenerationOptions options, StreamListener listener) {
+        int vocab = pipeline.engine().model().spec().vocabSize();
+        for (int id : promptIds) {
+            if (id < 0 || id >= vocab) {
+                throw dev.miij.MiiException.invalid("prompt token id " + id + " is outside the vocabulary [0, " + vocab + ")");
+            }
+        }
+        return wrap(pipeline.engine().submit(promptIds, options, listener, decode(promptIds)));
+    }
+
+    @Override
+    public String decode(int[] ids) {
+        return pipeline.tokenizer().decode(ids, false);
+    }
+
+    private static Stream wrap(Engine.Handle h) {
         return new Stream() {
             @Override
             public CompletableFuture<Response> result() {

@@ -4,6 +4,7 @@ import com.google.protobuf.Empty;
 import dev.miij.GenerationOptions;
 import dev.miij.MiiException;
 import dev.miij.Response;
+import dev.miij.TokenLogprob;
 import dev.miij.engine.StreamListener;
 import dev.miij.server.GenerationService;
 import dev.miij.server.grpc.proto.ModelResponseGrpc;
@@ -55,12 +56,14 @@ public final class ReplicaService extends ModelResponseGrpc.ModelResponseImplBas
         try {
             GenerationService s = ready();
             List<String> prompts = prompts(request);
+            List<int[]> ids = tokenPrompts(request);
             GenerationOptions options = WireKwargs.parse(request.getQueryKwargsMap(), defaultMaxLength);
             long start = System.nanoTime();
             // One engine request per prompt, all submitted before any is awaited, so they batch together.
             List<CompletableFuture<Response>> results = new ArrayList<>();
-            for (String p : prompts) {
-                GenerationService.Stream st = s.stream(p, options, StreamListener.NONE);
+            for (int k = 0; k < prompts.size() + ids.size(); k++) {
+                GenerationService.Stream st = k < prompts.size() ? s.stream(prompts.get(k), options, StreamListener.NONE)
+                        : s.stream(ids.get(k - prompts.size()), options, StreamListener.NONE);
                 cancels.add(st::cancel);
                 // One prompt failing ends the call: stop the others instead of finishing work nobody gets.
                 st.result().whenComplete((r, error) -> {
@@ -93,23 +96,30 @@ public final class ReplicaService extends ModelResponseGrpc.ModelResponseImplBas
         try {
             GenerationService s = ready();
             List<String> prompts = prompts(request);
-            if (prompts.size() != 1) {
-                throw MiiException.invalid("request: streaming takes exactly one prompt, got " + prompts.size());
+            List<int[]> ids = tokenPrompts(request);
+            if (prompts.size() + ids.size() != 1) {
+                throw MiiException.invalid("request: streaming takes exactly one prompt, got " + (prompts.size() + ids.size()));
             }
             GenerationOptions options = WireKwargs.parse(request.getQueryKwargsMap(), defaultMaxLength);
             if (options.returnFullText()) {
                 // The engine streams generated text only; send the prompt first so the pieces add up to the full text.
-                out.onNext(WireReplies.piece(prompts.getFirst(), 0, 0, new int[0]));
+                String text = prompts.isEmpty() ? s.decode(ids.getFirst()) : prompts.getFirst();
+                out.onNext(WireReplies.piece(text, 0, 0, new int[0]));
             }
             long start = System.nanoTime();
-            GenerationService.Stream st = s.stream(prompts.getFirst(), options, new StreamListener() {
+            StreamListener listener = new StreamListener() {
                 private int generated;
 
                 @Override
                 public void onText(String text, int[] tokenIds) {
+                    onText(text, tokenIds, null);
+                }
+
+                @Override
+                public void onText(String text, int[] tokenIds, List<TokenLogprob> logprobs) {
                     generated += tokenIds.length;
                     if (!text.isEmpty() || tokenIds.length > 0) {
-                        out.onNext(WireReplies.piece(text, 0, generated, tokenIds));
+                        out.onNext(WireReplies.piece(text, 0, generated, tokenIds, logprobs));
                     }
                 }
 
@@ -121,11 +131,13 @@ public final class ReplicaService extends ModelResponseGrpc.ModelResponseImplBas
                     }
                     // The last message carries no new text, only the finish reason and the final counts.
                     SingleGenerationReply last = WireReplies.of(response, (System.nanoTime() - start) / 1e9)
-                            .toBuilder().setResponse("").clearTokenIds().build();
+                            .toBuilder().setResponse("").clearTokenIds().clearLogprobs().build();
                     out.onNext(MultiGenerationReply.newBuilder().addResponse(last).build());
                     out.onCompleted();
                 }
-            });
+            };
+            GenerationService.Stream st = prompts.isEmpty() ? s.stream(ids.getFirst(), options, listener)
+                    : s.stream(prompts.getFirst(), options, listener);
             cancels.add(st::cancel);
         } catch (RuntimeException e) {
             cancels.cancelAll();
@@ -149,10 +161,30 @@ public final class ReplicaService extends ModelResponseGrpc.ModelResponseImplBas
     }
 
     static List<String> prompts(MultiStringRequest request) {
-        if (request.getRequestCount() == 0) {
+        if (request.getRequestCount() == 0 && request.getPromptTokenIdsCount() == 0) {
             throw MiiException.invalid("request: no prompts given");
         }
+        if (request.getRequestCount() > 0 && request.getPromptTokenIdsCount() > 0) {
+            throw MiiException.invalid("request: give prompts as text or as token ids, not both");
+        }
         return request.getRequestList();
+    }
+
+    /** The prompts given as token ids (MII-J's prompt_token_ids); empty for text prompts. */
+    static List<int[]> tokenPrompts(MultiStringRequest request) {
+        List<int[]> out = new ArrayList<>(request.getPromptTokenIdsCount());
+        for (var t : request.getPromptTokenIdsList()) {
+            int[] ids = new int[t.getIdsCount()];
+            for (int i = 0; i < ids.length; i++) {
+                long id = t.getIds(i);
+                if (id < 0 || id > Integer.MAX_VALUE) {
+                    throw MiiException.invalid("request: prompt token id " + id + " is out of range");
+                }
+                ids[i] = (int) id;
+            }
+            out.add(ids);
+        }
+        return out;
     }
 
     /** The cancel actions of one call's engine requests; actions added after cancelAll run at once. */

@@ -103,6 +103,35 @@ public final class ReplicatedService implements GenerationService {
     }
 
     @Override
+    public Stream stream(int[] promptIds, GenerationOptions options, StreamListener listener) {
+        ReplyStream replies = new ReplyStream(listener);
+        dev.miij.server.grpc.proto.TokenIds.Builder ids = dev.miij.server.grpc.proto.TokenIds.newBuilder();
+        for (int id : promptIds) {
+            ids.addIds(id);
+        }
+        MultiStringRequest request = MultiStringRequest.newBuilder().addPromptTokenIds(ids)
+                .putAllQueryKwargs(WireKwargs.of(options)).build();
+        Router.Forward f = router.forward(Router.STREAM, request, null, replies);
+        return new Stream() {
+            @Override
+            public CompletableFuture<Response> result() {
+                return replies.result();
+            }
+
+            @Override
+            public void cancel() {
+                replies.cancelling();
+                f.cancel();
+            }
+        };
+    }
+
+    @Override
+    public String decode(int[] ids) {
+        return tokenizer.decode(ids, false);
+    }
+
+    @Override
     public TokenizerConfig tokenizerConfig() {
         return tokenizer.config();
     }

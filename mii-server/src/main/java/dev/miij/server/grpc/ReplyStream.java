@@ -1,6 +1,7 @@
 package dev.miij.server.grpc;
 
 import dev.miij.Response;
+import dev.miij.TokenLogprob;
 import dev.miij.engine.StreamListener;
 import dev.miij.server.grpc.proto.MultiGenerationReply;
 import dev.miij.server.grpc.proto.SingleGenerationReply;
@@ -19,6 +20,8 @@ final class ReplyStream implements StreamObserver<MultiGenerationReply> {
     private final CompletableFuture<Response> result = new CompletableFuture<>();
     private final StringBuilder text = new StringBuilder();
     private final List<Integer> tokenIds = new java.util.ArrayList<>();
+    /** Null until a message carries log-probabilities. */
+    private List<TokenLogprob> logprobs;
     private SingleGenerationReply last = SingleGenerationReply.getDefaultInstance();
     private volatile boolean cancelled;
 
@@ -43,9 +46,16 @@ final class ReplyStream implements StreamObserver<MultiGenerationReply> {
             for (int id : ids) {
                 tokenIds.add(id);
             }
+            List<TokenLogprob> lp = WireReplies.fromWire(r.getLogprobsList());
+            if (lp != null) {
+                if (logprobs == null) {
+                    logprobs = new java.util.ArrayList<>();
+                }
+                logprobs.addAll(lp);
+            }
             if (!r.getResponse().isEmpty() || ids.length > 0) {
                 text.append(r.getResponse());
-                listener.onText(r.getResponse(), ids);
+                listener.onText(r.getResponse(), ids, lp);
             }
         }
     }
@@ -54,7 +64,7 @@ final class ReplyStream implements StreamObserver<MultiGenerationReply> {
     public void onError(Throwable t) {
         if (cancelled) {
             finish(new Response(text.toString(), (int) last.getPromptTokens(), (int) last.getGeneratedTokens(),
-                    Response.FinishReason.CANCELLED, tokenIds));
+                    Response.FinishReason.CANCELLED, tokenIds, logprobs));
             return;
         }
         Throwable e = GrpcStatus.toMii(t);
@@ -68,7 +78,8 @@ final class ReplyStream implements StreamObserver<MultiGenerationReply> {
     @Override
     public void onCompleted() {
         Response r = WireReplies.toResponse(text.toString(), last);
-        finish(new Response(r.generatedText(), r.promptLength(), r.generatedLength(), r.finishReason(), tokenIds));
+        finish(new Response(r.generatedText(), r.promptLength(), r.generatedLength(), r.finishReason(), tokenIds,
+                logprobs));
     }
 
     private void finish(Response r) {

@@ -108,7 +108,7 @@ public final class Router {
             this.request = request;
             this.deadline = deadline;
             this.sink = sink;
-            this.prompts = Math.max(1, request.getRequestCount());
+            this.prompts = Math.max(1, request.getRequestCount() + request.getPromptTokenIdsCount());
         }
 
         /** Cancels the call on its replica; the sink gets CANCELLED. */

@@ -113,6 +113,9 @@ public final class WireKwargs {
         if (o.repetitionPenalty() != 1) {
             m.put("repetition_penalty", fval(o.repetitionPenalty()));
         }
+        if (o.logprobs() != null) {
+            m.put("logprobs", ival(o.logprobs()));
+        }
         return m;
     }
 

@@ -1,8 +1,10 @@
 package dev.miij.server.grpc;
 
 import dev.miij.Response;
+import dev.miij.TokenLogprob;
 import dev.miij.server.grpc.proto.MultiGenerationReply;
 import dev.miij.server.grpc.proto.SingleGenerationReply;
+import dev.miij.server.grpc.proto.TopLogprob;
 import java.util.List;
 import java.util.Locale;
 
@@ -32,12 +34,52 @@ public final class WireReplies {
                 .setTimeTaken((float) seconds)
                 .setModelTimeTaken((float) seconds)
                 .addAllTokenIds(r.tokenIds().stream().map(Integer::longValue).toList())
+                .addAllLogprobs(toWire(r.logprobs()))
                 .build();
+    }
+
+    /** Log-probabilities on the wire; none for null. */
+    public static List<dev.miij.server.grpc.proto.TokenLogprob> toWire(List<TokenLogprob> logprobs) {
+        if (logprobs == null) {
+            return List.of();
+        }
+        List<dev.miij.server.grpc.proto.TokenLogprob> out = new java.util.ArrayList<>(logprobs.size());
+        for (TokenLogprob t : logprobs) {
+            var b = dev.miij.server.grpc.proto.TokenLogprob.newBuilder().setTokenId(t.tokenId()).setToken(t.token())
+                    .setLogprob(t.logprob());
+            for (TokenLogprob.Alternative a : t.top()) {
+                b.addTop(TopLogprob.newBuilder().setTokenId(a.tokenId()).setToken(a.token()).setLogprob(a.logprob()));
+            }
+            out.add(b.build());
+        }
+        return out;
+    }
+
+    /** Log-probabilities from the wire; null when there are none. */
+    public static List<TokenLogprob> fromWire(List<dev.miij.server.grpc.proto.TokenLogprob> wire) {
+        if (wire.isEmpty()) {
+            return null;
+        }
+        List<TokenLogprob> out = new java.util.ArrayList<>(wire.size());
+        for (var t : wire) {
+            List<TokenLogprob.Alternative> top = new java.util.ArrayList<>(t.getTopCount());
+            for (TopLogprob a : t.getTopList()) {
+                top.add(new TokenLogprob.Alternative((int) a.getTokenId(), a.getToken(), a.getLogprob()));
+            }
+            out.add(new TokenLogprob((int) t.getTokenId(), t.getToken(), t.getLogprob(), top));
+        }
+        return out;
     }
 
     /** One streamed piece of text: not finished yet, with the token counts so far. */
     public static MultiGenerationReply piece(String text, int promptTokens, int generatedTokens, int[] tokenIds) {
-        SingleGenerationReply.Builder b = SingleGenerationReply.newBuilder();
+        return piece(text, promptTokens, generatedTokens, tokenIds, null);
+    }
+
+    /** One streamed piece of text with its tokens' log-probabilities (null for none). */
+    public static MultiGenerationReply piece(String text, int promptTokens, int generatedTokens, int[] tokenIds,
+                                             List<TokenLogprob> logprobs) {
+        SingleGenerationReply.Builder b = SingleGenerationReply.newBuilder().addAllLogprobs(toWire(logprobs));
         for (int id : tokenIds) {
             b.addTokenIds(id);
         }
@@ -63,7 +105,8 @@ public final class WireReplies {
     /** A response with {@code text} and the counts and finish reason of {@code last}. */
     public static Response toResponse(String text, SingleGenerationReply last) {
         return new Response(text, (int) last.getPromptTokens(), (int) last.getGeneratedTokens(),
-                finishReason(last.getFinishReason()), last.getTokenIdsList().stream().map(Long::intValue).toList());
+                finishReason(last.getFinishReason()), last.getTokenIdsList().stream().map(Long::intValue).toList(),
+                fromWire(last.getLogprobsList()));
     }
 
     public static Response.FinishReason finishReason(String wire) {

@@ -116,7 +116,30 @@ final class MiiGateway {
         o.put("prompt_length", r.promptLength());
         o.put("generated_length", r.generatedLength());
         o.put("finish_reason", r.finishReason().wireName());
+        if (r.logprobs() != null) {
+            o.set("logprobs", logprobs(r.logprobs()));
+        }
         return o;
+    }
+
+    /**
+     * With the {@code logprobs} option: per generated token its id, text, log-probability and the most
+     * likely tokens there ({@code top_logprobs}).
+     */
+    static ArrayNode logprobs(List<dev.miij.TokenLogprob> logprobs) {
+        ArrayNode a = Json.MAPPER.createArrayNode();
+        for (dev.miij.TokenLogprob t : logprobs) {
+            ObjectNode o = a.addObject();
+            o.put("token_id", t.tokenId());
+            o.put("token", t.token());
+            o.put("logprob", Math.max(t.logprob(), OpenAiJson.FLOOR));
+            ArrayNode top = o.putArray("top_logprobs");
+            for (dev.miij.TokenLogprob.Alternative alt : t.top()) {
+                top.addObject().put("token_id", alt.tokenId()).put("token", alt.token())
+                        .put("logprob", Math.max(alt.logprob(), OpenAiJson.FLOOR));
+            }
+        }
+        return a;
     }
 
     private static final class Events implements StreamPump.Sink {
@@ -133,14 +156,14 @@ final class MiiGateway {
             // With return_full_text the final text starts with the prompt; so must the pieces.
             if (fullText) {
                 for (int i = 0; i < prompts.size(); i++) {
-                    out.event("text", text(i, prompts.get(i), new int[0]));
+                    out.event("text", text(i, prompts.get(i), new int[0], null));
                 }
             }
         }
 
         @Override
         public void piece(SseWriter out, StreamPump.Piece piece) throws IOException {
-            out.event("text", text(piece.index(), piece.text(), piece.tokenIds()));
+            out.event("text", text(piece.index(), piece.text(), piece.tokenIds(), piece.logprobs()));
         }
 
         @Override
@@ -162,13 +185,16 @@ final class MiiGateway {
             out.event("done", "[DONE]");
         }
 
-        private static String text(int index, String text, int[] ids) {
+        private static String text(int index, String text, int[] ids, List<dev.miij.TokenLogprob> logprobs) {
             ObjectNode o = Json.MAPPER.createObjectNode();
             o.put("index", index);
             o.put("text", text);
             ArrayNode a = o.putArray("token_ids");
             for (int id : ids) {
                 a.add(id);
+            }
+            if (logprobs != null) {
+                o.set("logprobs", logprobs(logprobs));
             }
             return Json.write(o);
         }

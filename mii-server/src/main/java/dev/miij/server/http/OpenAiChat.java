@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.miij.Response;
+import dev.miij.backend.Logprobs;
 import dev.miij.server.GenerationService;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -43,6 +44,15 @@ final class OpenAiChat {
         Fields f = new Fields(call.jsonObject());
         List<Map<String, Object>> messages = messages(f.raw("messages"));
         OpenAiParams params = OpenAiParams.read(f, service, null, "max_completion_tokens", "max_tokens");
+        // OpenAI's and vLLM's: logprobs true returns the chosen tokens' log-probabilities, top_logprobs
+        // (0 to 20) as many alternatives each.
+        boolean logprobs = f.bool("logprobs", false);
+        Long top = f.integer("top_logprobs", 0, Logprobs.MAX_TOP);
+        if (top != null && top > 0 && !logprobs) {
+            throw HttpError.badRequest("top_logprobs", "top_logprobs requires logprobs to be true");
+        }
+        int topLogprobs = top == null ? 0 : top.intValue();
+        params = params.withLogprobs(logprobs ? topLogprobs : null);
         checkNoTools(f);
         f.ignore("store", "metadata", "service_tier", "parallel_tool_calls");
         f.rejectUnknown();
@@ -53,7 +63,8 @@ final class OpenAiChat {
         if (params.stream()) {
             StreamPump pump = new StreamPump(service, metrics, call, inFlight);
             pump.start(n, k -> prompt, params::forChoice);
-            pump.run(new Chunks(id, created, service.modelName(), n, params.includeUsage()));
+            pump.run(new Chunks(id, created, service.modelName(), n, params.includeUsage(),
+                    logprobs ? topLogprobs : -1));
             return;
         }
         List<List<Response>> responses = params.generate(service, List.of(prompt), call);
@@ -73,7 +84,11 @@ final class OpenAiChat {
             message.put("role", "assistant");
             message.put("content", r.generatedText());
             message.putNull("refusal");
-            choice.putNull("logprobs");
+            if (r.logprobs() != null) {
+                choice.set("logprobs", OpenAiJson.chatLogprobs(r.logprobs(), topLogprobs));
+            } else {
+                choice.putNull("logprobs");
+            }
             choice.put("finish_reason", OpenAiJson.finishReason(r));
         }
         metrics.e2eLatency(System.nanoTime() - call.startNanos);
@@ -186,10 +201,13 @@ final class OpenAiChat {
         private final String model;
         private final int n;
         private final boolean includeUsage;
+        /** top_logprobs when the request asked for logprobs, else -1. */
+        private final int topLogprobs;
         private int promptTokens;
         private int completionTokens;
 
-        Chunks(String id, long created, String model, int n, boolean includeUsage) {
+        Chunks(String id, long created, String model, int n, boolean includeUsage, int topLogprobs) {
+            this.topLogprobs = topLogprobs;
             this.id = id;
             this.created = created;
             this.model = model;
@@ -203,16 +221,18 @@ final class OpenAiChat {
                 ObjectNode delta = Json.MAPPER.createObjectNode();
                 delta.put("role", "assistant");
                 delta.put("content", "");
-                out.data(chunk(j, delta, null));
+                out.data(chunk(j, delta, null, null));
             }
         }
 
         @Override
         public void piece(SseWriter out, StreamPump.Piece piece) throws IOException {
-            if (!piece.text().isEmpty()) {
+            boolean withLogprobs = topLogprobs >= 0 && piece.logprobs() != null && !piece.logprobs().isEmpty();
+            if (!piece.text().isEmpty() || withLogprobs) {
                 ObjectNode delta = Json.MAPPER.createObjectNode();
                 delta.put("content", piece.text());
-                out.data(chunk(piece.index(), delta, null));
+                out.data(chunk(piece.index(), delta, null,
+                        withLogprobs ? OpenAiJson.chatLogprobs(piece.logprobs(), topLogprobs) : null));
             }
         }
 
@@ -221,7 +241,7 @@ final class OpenAiChat {
             promptTokens = done.response().promptLength();
             completionTokens += done.response().generatedLength();
             String reason = OpenAiJson.finishReason(done.response());
-            out.data(chunk(done.index(), Json.MAPPER.createObjectNode(), reason));
+            out.data(chunk(done.index(), Json.MAPPER.createObjectNode(), reason, null));
         }
 
         @Override
@@ -241,12 +261,16 @@ final class OpenAiChat {
             out.data("[DONE]");
         }
 
-        private String chunk(int index, ObjectNode delta, String finishReason) {
+        private String chunk(int index, ObjectNode delta, String finishReason, ObjectNode logprobs) {
             ObjectNode o = OpenAiJson.header(id, created, model, "chat.completion.chunk");
             ObjectNode choice = o.putArray("choices").addObject();
             choice.put("index", index);
             choice.set("delta", delta);
-            choice.putNull("logprobs");
+            if (logprobs != null) {
+                choice.set("logprobs", logprobs);
+            } else {
+                choice.putNull("logprobs");
+            }
             choice.put("finish_reason", finishReason);
             if (includeUsage) {
                 o.putNull("usage");

@@ -75,9 +75,7 @@ record OpenAiParams(GenerationOptions options, int n, Long seed, boolean stream,
         if (repetition != null && repetition == 0) {
             throw HttpError.badRequest("repetition_penalty", "repetition_penalty must be greater than 0, got 0 (1 is off)");
         }
-        for (String key : List.of("logit_bias", "logprobs", "top_logprobs")) {
-            f.neutral(key);
-        }
+        f.neutral("logit_bias");
         f.ignore("user");
 
         boolean greedy = temperature != null && temperature == 0;
@@ -98,6 +96,15 @@ record OpenAiParams(GenerationOptions options, int n, Long seed, boolean stream,
                 .repetitionPenalty(repetition == null ? 1 : repetition)
                 .build();
         return new OpenAiParams(options, n == null ? 1 : n.intValue(), seed, stream, includeUsage);
+    }
+
+    /**
+     * These parameters asking for log-probabilities: the chosen token's and those of the {@code top}
+     * most likely tokens; null asks for none.
+     */
+    OpenAiParams withLogprobs(Integer top) {
+        return top == null ? this : new OpenAiParams(options.toBuilder().logprobs(top).build(), n, seed, stream,
+                includeUsage);
     }
 
     /** Options of choice {@code i}: seeded choices get consecutive seeds so that they differ. */

@@ -2,6 +2,7 @@ package dev.miij.server.http;
 
 import dev.miij.GenerationOptions;
 import dev.miij.Response;
+import dev.miij.TokenLogprob;
 import dev.miij.engine.StreamListener;
 import dev.miij.server.GenerationService;
 import java.io.IOException;
@@ -25,7 +26,10 @@ import java.util.function.IntFunction;
 final class StreamPump {
 
     /** New text of request {@code index}. */
-    record Piece(int index, String text, int[] tokenIds) {
+    record Piece(int index, String text, int[] tokenIds, List<TokenLogprob> logprobs) {
+        Piece(int index, String text, int[] tokenIds) {
+            this(index, text, tokenIds, null);
+        }
     }
 
     /** Request {@code index} ended, with a response or an error. */
@@ -80,6 +84,16 @@ final class StreamPump {
      * already started are cancelled and the error is thrown, before any response was sent.
      */
     void start(int count, IntFunction<String> prompts, IntFunction<GenerationOptions> options) {
+        start(count, (i, listener) -> service.stream(prompts.apply(i), options.apply(i), listener));
+    }
+
+    /** Starts request {@code index} with its listener. */
+    interface Starter {
+        GenerationService.Stream start(int index, StreamListener listener);
+    }
+
+    /** {@link #start(int, IntFunction, IntFunction)} with each request started by {@code starter}. */
+    void start(int count, Starter starter) {
         firstTokenNanos = new long[count];
         lastTokenNanos = new long[count];
         inFlight.add(this);
@@ -89,7 +103,7 @@ final class StreamPump {
                 synchronized (this) {
                     finished.add(done);
                 }
-                GenerationService.Stream s = service.stream(prompts.apply(i), options.apply(i), listener(i, done));
+                GenerationService.Stream s = starter.start(i, listener(i, done));
                 synchronized (this) {
                     streams.add(s);
                 }
@@ -108,6 +122,11 @@ final class StreamPump {
         return new StreamListener() {
             @Override
             public void onText(String text, int[] tokenIds) {
+                onText(text, tokenIds, null);
+            }
+
+            @Override
+            public void onText(String text, int[] tokenIds, List<TokenLogprob> logprobs) {
                 if (tokenIds.length > 0) {
                     long now = System.nanoTime();
                     if (firstTokenNanos[index] == 0) {
@@ -116,7 +135,7 @@ final class StreamPump {
                     }
                     lastTokenNanos[index] = now;
                 }
-                events.add(new Piece(index, text, tokenIds));
+                events.add(new Piece(index, text, tokenIds, logprobs));
             }
 
             @Override

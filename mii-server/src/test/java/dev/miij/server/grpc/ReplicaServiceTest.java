@@ -107,6 +107,56 @@ class ReplicaServiceTest {
     }
 
     @Test
+    void logprobsCrossTheWireUnaryAndStreamed() {
+        String prompt = prompts().getFirst();
+        GenerationOptions o = greedy().toBuilder().logprobs(3).build();
+        List<dev.miij.TokenLogprob> local = pipeline.generate(prompt, o).logprobs();
+        assertEquals(NEW_TOKENS, local.size());
+        List<dev.miij.TokenLogprob> unary = WireReplies.fromWire(stub.generatorReply(request(List.of(prompt), o))
+                .getResponse(0).getLogprobsList());
+        List<dev.miij.TokenLogprob> streamed = new ArrayList<>();
+        stub.generatorReplyStream(request(List.of(prompt), o)).forEachRemaining(m -> {
+            List<dev.miij.TokenLogprob> lp = WireReplies.fromWire(m.getResponse(0).getLogprobsList());
+            assertEquals(lp == null ? 0 : lp.size(), m.getResponse(0).getTokenIdsCount());
+            if (lp != null) {
+                streamed.addAll(lp);
+            }
+        });
+        for (List<dev.miij.TokenLogprob> got : List.of(unary, streamed)) {
+            assertEquals(local.size(), got.size());
+            for (int i = 0; i < local.size(); i++) {
+                assertEquals(local.get(i).tokenId(), got.get(i).tokenId());
+                assertEquals(local.get(i).token(), got.get(i).token());
+                assertEquals(local.get(i).logprob(), got.get(i).logprob(), 1e-4);
+                assertEquals(3, got.get(i).top().size());
+                assertEquals(local.get(i).top().getFirst().tokenId(), got.get(i).top().getFirst().tokenId());
+            }
+        }
+        assertTrue(stub.generatorReply(request(List.of(prompt), greedy())).getResponse(0).getLogprobsList().isEmpty());
+    }
+
+    @Test
+    void tokenIdPromptsAreUsedAsGiven() throws Exception {
+        int[] ids = pipeline.encode(prompts().getFirst());
+        Response local = pipeline.engine().submit(ids, greedy(), dev.miij.engine.StreamListener.NONE, "").result().get();
+        dev.miij.server.grpc.proto.TokenIds.Builder wire = dev.miij.server.grpc.proto.TokenIds.newBuilder();
+        for (int id : ids) {
+            wire.addIds(id);
+        }
+        MultiStringRequest request = MultiStringRequest.newBuilder().addPromptTokenIds(wire)
+                .putAllQueryKwargs(WireKwargs.of(greedy())).build();
+        SingleGenerationReply unary = stub.generatorReply(request).getResponse(0);
+        assertEquals(local.generatedText(), unary.getResponse());
+        assertEquals(ids.length, unary.getPromptTokens());
+        StringBuilder text = new StringBuilder();
+        stub.generatorReplyStream(request).forEachRemaining(m -> text.append(m.getResponse(0).getResponse()));
+        assertEquals(local.generatedText(), text.toString());
+        StatusRuntimeException both = assertThrows(StatusRuntimeException.class,
+                () -> stub.generatorReply(request.toBuilder().addRequest("x").build()));
+        assertEquals(io.grpc.Status.Code.INVALID_ARGUMENT, both.getStatus().getCode());
+    }
+
+    @Test
     void streamedPiecesAddUpToTheFullText() {
         String prompt = prompts().getFirst();
         String full = pipeline.generate(prompt, greedy()).generatedText();
