@@ -317,13 +317,7 @@ public final class DecoderModel implements AutoCloseable {
      * the token ids leave the backend.
      */
     public int[] forward(RaggedBatch batch, KvCache cache, SamplingParams[] sampling, int[] eosIds) {
-        if (sampling.length != batch.logitRows().length) {
-            throw new IllegalArgumentException(sampling.length + " sampling rows for " + batch.logitRows().length + " logit rows");
-        }
-        followers.step(batch);
-        backend.beginStep(batch, sampling);
-        Tensor logits = logits(batch, cache);
-        return logits == null ? new int[0] : backend.sample(logits, sampling, eosIds);
+        return forwardSampled(batch, cache, sampling, eosIds).tokens();
     }
 
     /**
@@ -334,6 +328,7 @@ public final class DecoderModel implements AutoCloseable {
         if (sampling.length != batch.logitRows().length) {
             throw new IllegalArgumentException(sampling.length + " sampling rows for " + batch.logitRows().length + " logit rows");
         }
+        followers.step(batch);
         backend.beginStep(batch, sampling);
         Tensor logits = logits(batch, cache);
         return logits == null ? new Sampled(new int[0], null) : backend.sampleWithLogprobs(logits, sampling, eosIds);

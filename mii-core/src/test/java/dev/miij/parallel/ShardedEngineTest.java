@@ -39,7 +39,7 @@ class ShardedEngineTest {
 
     @ParameterizedTest(name = "{0} TP={1}")
     @MethodSource("cases")
-    void greedyTokensEqualUnsharded(String name, int size) {
+    void greedyTokensEqualUnsharded(String name, int size) throws Exception {
         ModelFolder folder = ModelFolder.open(Fixtures.dir(name));
         TransformerSpec spec = Architectures.fromConfig(folder.config());
         try (WeightSource weights = folder.openWeights()) {
@@ -71,7 +71,7 @@ class ShardedEngineTest {
         }
     }
 
-    static List<int[]> generate(Engine engine, String name) {
+    static List<int[]> generate(Engine engine, String name) throws Exception {
         List<Engine.Handle> handles = new ArrayList<>();
         for (int copy = 0; copy < 3; copy++) {
             for (Fixtures.Case c : Fixtures.cases(name)) {
@@ -80,7 +80,7 @@ class ShardedEngineTest {
         }
         List<int[]> out = new ArrayList<>();
         for (Engine.Handle h : handles) {
-            out.add(h.result().join().tokenIds().stream().mapToInt(Integer::intValue).toArray());
+            out.add(h.result().get(2, java.util.concurrent.TimeUnit.MINUTES).tokenIds().stream().mapToInt(Integer::intValue).toArray());
         }
         return out;
     }
