@@ -42,11 +42,13 @@ extern "C" __global__ void rope_rows(bf16* __restrict__ x, const bf16* __restric
 }
 
 // Grid: rows. Rotates k in place (half = 0: no rotation) and copies k and v ([rows, kvHeads *
-// headDim]) into slot slots[r] of the layer's caches, laid out [slot, kvHeads, headDim].
+// headDim]) into slot slots[r] of the layer's caches, laid out [slot, kvHeads, headDim]. When q is
+// not null its qHeads heads ([rows, qHeads * headDim]) are rotated too, saving the queries' launch.
 extern "C" __global__ void rope_store_kv(bf16* __restrict__ k, const bf16* __restrict__ v,
                                          const bf16* __restrict__ cos_t, const bf16* __restrict__ sin_t,
                                          const int* __restrict__ slots, bf16* __restrict__ kCache,
-                                         bf16* __restrict__ vCache, int kvHeads, int headDim, int half) {
+                                         bf16* __restrict__ vCache, int kvHeads, int headDim, int half,
+                                         bf16* __restrict__ q, int qHeads) {
     int r = blockIdx.x;
     int width = kvHeads * headDim;
     long long row = (long long) r * width;
@@ -57,6 +59,16 @@ extern "C" __global__ void rope_store_kv(bf16* __restrict__ k, const bf16* __res
             float c = bf16_to_float(cos_t[(long long) r * half + i]);
             float s = bf16_to_float(sin_t[(long long) r * half + i]);
             rotate_pair(k, row + h * headDim + i, half, c, s);
+        }
+        if (q != 0) {
+            long long qRow = (long long) r * qHeads * headDim;
+            for (int t = threadIdx.x; t < qHeads * half; t += blockDim.x) {
+                int h = t / half;
+                int i = t - h * half;
+                float c = bf16_to_float(cos_t[(long long) r * half + i]);
+                float s = bf16_to_float(sin_t[(long long) r * half + i]);
+                rotate_pair(q, qRow + h * headDim + i, half, c, s);
+            }
         }
         __syncthreads();
     }

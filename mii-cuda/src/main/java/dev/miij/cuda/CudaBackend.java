@@ -32,10 +32,18 @@ import java.util.logging.Logger;
  * (FP32 accumulation), everything else through MII-J's own kernels, all enqueued on one stream.
  * Only {@link #toHost} waits for the GPU.
  *
- * <p>Two fusions happen behind the operation-at-a-time SPI: an {@link #add} followed by an
- * {@link #rmsNorm} of the same tensor runs as one kernel (residual add + norm), and a {@link #rope}
- * of the keys followed by {@link #storeKv} of the same keys runs as one kernel (rotate + write to the
- * paged cache). Every other operation first flushes whatever is pending.
+ * <p>Fusions happen behind the operation-at-a-time SPI by deferring an operation until the next one
+ * shows whether they can run as one kernel; every other operation first flushes whatever is pending:
+ * <ul>
+ *   <li>an {@link #add} followed by an {@link #rmsNorm} of the same tensor: residual add + norm;</li>
+ *   <li>a {@link #rope} of the queries and one of the keys followed by {@link #storeKv} of those
+ *       keys: both rotations and the write to the paged cache;</li>
+ *   <li>at decode sizes (GEMV), a projection followed by {@link #add} of its output into another
+ *       tensor (the residual stream): the GEMV adds as it writes; gate/up projections followed by
+ *       {@link #activationMul} of their outputs: the GEMV computes act(gate) * up. A decode layer of
+ *       a Llama-like model is then nine kernels: norm, q/k/v, rope + KV store, attention (two),
+ *       o + residual, norm, gate/up + SiLU, down + residual.</li>
+ * </ul>
  *
  * <p>A step begun with {@link #beginStep(RaggedBatch, SamplingParams[])} has its inputs uploaded in
  * one copy ({@link StepInputs}); pure-decode steps that end in {@link #sample} replay a CUDA graph
@@ -55,6 +63,10 @@ public final class CudaBackend implements Backend {
     private static final int MAX_HEAD_DIM = 256;
     static final int GEMV_MAX_ROWS = 8;
     private static final int GEMV_WARPS = 8;
+    /** gemv.cu's activation codes (GEMV_ACT_*). */
+    private static final int GEMV_ACT_SILU = 1;
+    private static final int GEMV_ACT_GELU_TANH = 2;
+    private static final int GEMV_ACT_GELU = 3;
     private static final int SAMPLE_THREADS = 1024;
     /** Keys per chunk of the split decode attention (SPLIT_KEYS in attention.cu). */
     private static final int ATTENTION_SPLIT_KEYS = 32;
@@ -86,7 +98,11 @@ public final class CudaBackend implements Backend {
     private final CudaKernels.Kernel addInplace;
     private final CudaKernels.Kernel addBias;
     private final CudaKernels.Kernel ropeTablesK;
-    private final CudaKernels.Kernel gemvRows;
+    /** With -Dmii.cuda.replayTiming=true: GPU time and host gaps of replayed decode steps. */
+    private final ReplayTiming replayTiming = Boolean.getBoolean("mii.cuda.replayTiming") ? new ReplayTiming() : null;
+    /** gemv.cu's kernels for 1 to 8 rows, plain and with the gate/up activation. */
+    private final CudaKernels.Kernel[] gemvKernels;
+    private final CudaKernels.Kernel[] gemvActKernels;
     private final CudaKernels.Kernel sampleTokens;
     private final boolean useGemv = !Boolean.getBoolean("mii.cuda.noGemv");
     private final StepInputs inputs;
@@ -103,6 +119,8 @@ public final class CudaBackend implements Backend {
     private final Set<DType> convertedTypes = EnumSet.noneOf(DType.class);
 
     // Deferred operations awaiting a possible fusion partner (see the class comment).
+    private PendingGemv pendingGemv;
+    private CudaTensor pendingRopeQ;
     private CudaTensor pendingAddX;
     private CudaTensor pendingAddY;
     private CudaTensor pendingRope;
@@ -160,14 +178,19 @@ public final class CudaBackend implements Backend {
         this.addInplace = kernels.kernel("add_inplace");
         this.addBias = kernels.kernel("add_bias");
         this.ropeTablesK = kernels.kernel("rope_tables");
-        this.gemvRows = kernels.kernel("gemv_rows");
+        this.gemvKernels = new CudaKernels.Kernel[GEMV_MAX_ROWS];
+        this.gemvActKernels = new CudaKernels.Kernel[GEMV_MAX_ROWS];
+        for (int r = 1; r <= GEMV_MAX_ROWS; r++) {
+            gemvKernels[r - 1] = kernels.kernel("gemv_r" + r);
+            gemvActKernels[r - 1] = kernels.kernel("gemv_act_r" + r);
+        }
         this.sampleTokens = kernels.kernel("sample_tokens");
         this.gemmWorkspace = CudaDriver.memAlloc(GEMM_WORKSPACE_BYTES);
         this.blas = new CublasLt(gemmWorkspace, GEMM_WORKSPACE_BYTES);
         this.staging = new PinnedStaging(STAGING_BYTES, stream);
         this.workspace = new Workspace(WORKSPACE_BYTES);
         this.inputs = new StepInputs(stream);
-        this.graphs = new DecodeGraphs(!Boolean.getBoolean("mii.cuda.noGraphs"));
+        this.graphs = new DecodeGraphs(!Boolean.getBoolean("mii.cuda.noGraphs") && !CudaKernels.PROFILE);
         this.sampledDevice = CudaDriver.memAlloc(4L * DecodeGraphs.MAX_BUCKET * 4);
         this.sampledHost = CudaDriver.hostAlloc(4L * DecodeGraphs.MAX_BUCKET * 4);
         LOG.info(String.format("CUDA device %d: %s (sm_%d%d, %d SMs), kernels from %s", ordinal, deviceName, major, minor,
@@ -485,7 +508,6 @@ public final class CudaBackend implements Backend {
         if (replaying()) {
             return;
         }
-        flush();
         CudaTensor xt = CudaTensor.of(x);
         CudaWeight wt = CudaWeight.of(w);
         CudaTensor o = CudaTensor.of(out);
@@ -498,9 +520,10 @@ public final class CudaBackend implements Backend {
             return;
         }
         if (gemvFits(xt, wt)) {
-            gemv(xt, new CudaWeight[] {wt}, new Tensor[] {bias}, new CudaTensor[] {o});
+            deferGemv(xt, new CudaWeight[] {wt}, new Tensor[] {bias}, new CudaTensor[] {o});
             return;
         }
+        flush();
         if (CudaKernels.PROFILE) {
             kernels.profile("cublasLt " + (xt.rows() <= 8 ? "rows<=8" : "rows>8"), () ->
                     blas.matmul(xt.ptr(), wt.ptr(), o.ptr(), xt.rows(), wt.outDim(), wt.inDim(), stream));
@@ -533,8 +556,7 @@ public final class CudaBackend implements Backend {
             Backend.super.matmul(x, ws, biases, outs);
             return;
         }
-        flush();
-        gemv(xt, wts, biases == null ? new Tensor[ws.length] : biases, os);
+        deferGemv(xt, wts, biases == null ? new Tensor[ws.length] : biases, os);
     }
 
     private boolean gemvFits(CudaTensor x, CudaWeight w) {
@@ -542,20 +564,55 @@ public final class CudaBackend implements Backend {
                 && (x.ptr() & 15) == 0 && (w.ptr() & 15) == 0;
     }
 
-    /** One GEMV launch over up to three weights sharing the input x (see gemv.cu). */
-    private void gemv(CudaTensor x, CudaWeight[] ws, Tensor[] biases, CudaTensor[] outs) {
-        kernels.args().ptr(x.ptr()).i32(x.rows()).i32(x.cols());
-        long total = 0;
+    /** A GEMV launch waiting for the next operation (see the class comment). */
+    private record PendingGemv(CudaTensor x, CudaWeight[] ws, Tensor[] biases, CudaTensor[] outs) {
+    }
+
+    private void deferGemv(CudaTensor x, CudaWeight[] ws, Tensor[] biases, CudaTensor[] outs) {
+        flush();
+        pendingGemv = new PendingGemv(x, ws, biases, outs);
+    }
+
+    /**
+     * One GEMV launch over up to three weights sharing the input (see gemv.cu): adding into
+     * {@code residual} when it is not null, or with {@code act} (a GEMV_ACT_* code) writing
+     * act(gate) * up to {@code actOut}, where outputs 0 and 1 are gate and up ({@code gateOut} and
+     * {@code upOut} replace them: null ones are not written).
+     */
+    private void launchGemv(PendingGemv g, CudaTensor residual, int act, CudaTensor actOut, CudaTensor gateOut,
+                            CudaTensor upOut) {
+        CudaTensor x = g.x();
+        int rows = x.rows();
+        kernels.args().ptr(x.ptr()).i32(x.cols());
+        long features = 0;
         for (int i = 0; i < 3; i++) {
-            if (i < ws.length) {
-                long bias = biases[i] == null ? 0 : CudaTensor.of(biases[i]).ptr();
-                kernels.ptr(ws[i].ptr()).ptr(bias).ptr(outs[i].ptr()).i32(ws[i].outDim());
-                total += ws[i].outDim();
+            if (i < g.ws().length) {
+                long bias = g.biases()[i] == null ? 0 : CudaTensor.of(g.biases()[i]).ptr();
+                CudaTensor out = g.outs()[i];
+                if (act != 0 && i == 0) {
+                    out = gateOut;
+                } else if (act != 0 && i == 1) {
+                    out = upOut;
+                }
+                kernels.ptr(g.ws()[i].ptr()).ptr(bias).ptr(out == null ? 0 : out.ptr()).i32(g.ws()[i].outDim());
+                features += act != 0 && i > 0 ? 0 : g.ws()[i].outDim();
             } else {
                 kernels.ptr(0).ptr(0).ptr(0).i32(0);
             }
         }
-        kernels.run(gemvRows, (int) ((total + GEMV_WARPS - 1) / GEMV_WARPS), 1, GEMV_WARPS * 32);
+        kernels.ptr(residual == null ? 0 : residual.ptr()).i32(act).ptr(actOut == null ? 0 : actOut.ptr());
+        kernels.run((act != 0 ? gemvActKernels : gemvKernels)[rows - 1], (int) ((features + GEMV_WARPS - 1) / GEMV_WARPS), 1,
+                GEMV_WARPS * 32);
+    }
+
+    /** Whether the storage of two tensors overlaps. */
+    private static boolean overlaps(CudaTensor a, CudaTensor b) {
+        return a.ptr() < b.ptr() + b.bytes() && b.ptr() < a.ptr() + a.bytes();
+    }
+
+    /** Whether a tensor overlaps the input of a pending GEMV. */
+    private static boolean touchesInputs(PendingGemv g, CudaTensor t) {
+        return overlaps(t, g.x());
     }
 
     @Override
@@ -589,6 +646,7 @@ public final class CudaBackend implements Backend {
     @Override
     public int[] sample(Tensor logits, SamplingParams[] sampling, int[] eosIds) {
         current();
+        flush();
         CudaTensor l = CudaTensor.of(logits);
         int n = sampling.length;
         if (l.rows() != n) {
@@ -630,6 +688,12 @@ public final class CudaBackend implements Backend {
             CudaDriver.copyDtoDAsync(eosAt, params + 4L * n * StepInputs.PARAM_WORDS,
                     4L * (words.length - n * StepInputs.PARAM_WORDS), stream);
             packedEos = eosIds.clone();
+        }
+        if (replayTiming != null) {
+            return replayTiming.time(stream, () -> {
+                CudaDriver.graphLaunch(exec, stream);
+                return readSampled(rows, n);
+            });
         }
         CudaDriver.graphLaunch(exec, stream);
         return readSampled(rows, n);
@@ -682,8 +746,12 @@ public final class CudaBackend implements Backend {
             return;
         }
         flush();
-        kernels.args().ptr(xt.ptr()).ptr(w.ptr()).ptr(o.ptr()).i32(xt.cols()).f32(eps)
-                .run(rmsNormK, xt.rows(), 1, threadsFor(xt.cols() / 4));
+        launchRmsNorm(xt, w, o, eps);
+    }
+
+    private void launchRmsNorm(CudaTensor x, CudaTensor w, CudaTensor out, float eps) {
+        kernels.args().ptr(x.ptr()).ptr(w.ptr()).ptr(out.ptr()).i32(x.cols()).f32(eps)
+                .run(rmsNormK, x.rows(), 1, threadsFor(x.cols() / 4));
     }
 
     @Override
@@ -692,10 +760,20 @@ public final class CudaBackend implements Backend {
         if (replaying()) {
             return;
         }
+        CudaTensor xt = CudaTensor.of(x);
+        CudaTensor c = CudaTensor.of(cos);
+        CudaTensor sn = CudaTensor.of(sin);
+        if (pendingRope != null && pendingRopeQ == null && pendingCos.sameAs(c) && pendingSin.sameAs(sn)
+                && pendingHeadDim == headDim && pendingRope.rows() == xt.rows() && !overlaps(pendingRope, xt)) {
+            // The queries' rotation waits to run with the keys' (storeKv).
+            pendingRopeQ = pendingRope;
+            pendingRope = xt;
+            return;
+        }
         flush();
-        pendingRope = CudaTensor.of(x);
-        pendingCos = CudaTensor.of(cos);
-        pendingSin = CudaTensor.of(sin);
+        pendingRope = xt;
+        pendingCos = c;
+        pendingSin = sn;
         pendingHeadDim = headDim;
     }
 
@@ -712,12 +790,15 @@ public final class CudaBackend implements Backend {
         long sin = 0;
         int half = 0;
         int headDim = kt.cols();
+        CudaTensor q = null;
         if (pendingRope != null && pendingRope.sameAs(kt)) {
             cos = pendingCos.ptr();
             sin = pendingSin.ptr();
             half = pendingCos.cols();
             headDim = pendingHeadDim;
             pendingRope = null;
+            q = pendingRopeQ;
+            pendingRopeQ = null;
         }
         flush();
         int kvHeads = kt.cols() / headDim;
@@ -729,7 +810,8 @@ public final class CudaBackend implements Backend {
         requireShape(vt, kt.rows(), kt.cols(), "values");
         metadata(batch);
         kernels.args().ptr(kt.ptr()).ptr(vt.ptr()).ptr(cos).ptr(sin).ptr(metaSlots).ptr(c.keys(layer)).ptr(c.values(layer))
-                .i32(kvHeads).i32(headDim).i32(half).run(ropeStoreKv, kt.rows(), 1, threadsFor(kt.cols() / 2));
+                .i32(kvHeads).i32(headDim).i32(half).ptr(q == null ? 0 : q.ptr()).i32(q == null ? 0 : q.cols() / headDim)
+                .run(ropeStoreKv, kt.rows(), 1, threadsFor(Math.max(kt.cols(), q == null ? 0 : q.cols()) / 2));
     }
 
     @Override
@@ -777,19 +859,33 @@ public final class CudaBackend implements Backend {
         if (replaying()) {
             return;
         }
-        flush();
         CudaTensor g = CudaTensor.of(gate);
         CudaTensor u = CudaTensor.of(up);
         CudaTensor o = CudaTensor.of(out);
         requireShape(u, g.rows(), g.cols(), "up");
         requireShape(o, g.rows(), g.cols(), "activation output");
+        PendingGemv p = pendingGemv;
+        int code = switch (act) {
+            case SILU -> GEMV_ACT_SILU;
+            case GELU_TANH -> GEMV_ACT_GELU_TANH;
+            case GELU -> GEMV_ACT_GELU;
+            default -> 0;
+        };
+        if (p != null && code != 0 && p.ws().length == 2 && p.outs()[0].sameAs(g) && p.outs()[1].sameAs(u)
+                && !touchesInputs(p, o) && (o.sameAs(g) || o.sameAs(u) || (!overlaps(o, g) && !overlaps(o, u)))) {
+            pendingGemv = null;
+            // Where out is gate (or up), the raw values it would have held are overwritten anyway.
+            launchGemv(p, null, code, o, o.sameAs(g) ? null : g, o.sameAs(u) ? null : u);
+            return;
+        }
+        flush();
         CudaKernels.Kernel k = switch (act) {
             case SILU -> siluMul;
             case GELU_TANH -> geluTanhMul;
             case GELU -> geluMul;
             case RELU -> throw dev.miij.MiiException.unsupported("the CUDA backend has no ReLU kernel yet (OPT)");
         };
-        kernels.args().ptr(g.ptr()).ptr(u.ptr()).ptr(o.ptr()).i64(g.size()).run(k, gridFor(g.size()), 1, 256);
+        kernels.args().ptr(g.ptr()).ptr(u.ptr()).ptr(o.ptr()).i64(g.size()).run(k, gridFor((g.size() + 7) / 8), 1, 256);
     }
 
     @Override
@@ -798,10 +894,16 @@ public final class CudaBackend implements Backend {
         if (replaying()) {
             return;
         }
-        flush();
         CudaTensor xt = CudaTensor.of(x);
         CudaTensor yt = CudaTensor.of(y);
         requireShape(yt, xt.rows(), xt.cols(), "addend");
+        PendingGemv g = pendingGemv;
+        if (g != null && g.ws().length == 1 && g.outs()[0].sameAs(yt) && !touchesInputs(g, xt) && !overlaps(xt, yt)) {
+            pendingGemv = null;
+            launchGemv(g, xt, 0, null, null, null);
+            return;
+        }
+        flush();
         pendingAddX = xt;
         pendingAddY = yt;
     }
@@ -888,12 +990,24 @@ public final class CudaBackend implements Backend {
 
     /** Launches whatever deferred operation is pending, unfused. */
     private void flush() {
+        if (pendingGemv != null) {
+            PendingGemv g = pendingGemv;
+            pendingGemv = null;
+            launchGemv(g, null, 0, null, null, null);
+        }
         if (pendingAddX != null) {
             CudaTensor x = pendingAddX;
             CudaTensor y = pendingAddY;
             pendingAddX = null;
             pendingAddY = null;
             kernels.args().ptr(x.ptr()).ptr(y.ptr()).i64(x.size()).run(addInplace, gridFor(x.size()), 1, 256);
+        }
+        if (pendingRopeQ != null) {
+            CudaTensor x = pendingRopeQ;
+            pendingRopeQ = null;
+            int heads = x.cols() / pendingHeadDim;
+            kernels.args().ptr(x.ptr()).ptr(pendingCos.ptr()).ptr(pendingSin.ptr()).i32(heads).i32(pendingHeadDim)
+                    .i32(pendingCos.cols()).run(ropeRows, x.rows(), 1, threadsFor(heads * pendingCos.cols()));
         }
         if (pendingRope != null) {
             CudaTensor x = pendingRope;
@@ -945,6 +1059,13 @@ public final class CudaBackend implements Backend {
     public void close() {
         current();
         CudaDriver.streamSynchronize(stream);
+        if (replayTiming != null) {
+            System.err.println(replayTiming.report());
+        }
+        if (CudaKernels.PROFILE) {
+            System.err.print("GPU time by kernel over this backend's life (-Dmii.cuda.profile=true)\n"
+                    + CudaKernels.profileReport());
+        }
         for (long p : owned.keySet()) {
             CudaDriver.memFree(p);
         }

@@ -288,4 +288,48 @@ class CudaBackendOpsTest {
         System.arraycopy(b, 0, out, a.length, b.length);
         return out;
     }
+
+    /**
+     * A decode layer's MLP half as the forward pass issues it: norm into h, gate/up of h, activation
+     * into gate, down projection, add into the residual. At up to 8 rows the CUDA backend runs it as a
+     * norm and two GEMVs (the activation fused into the first, the add into the second); the result
+     * and the intermediates the fused kernels still write (h, up) match the CPU backend.
+     */
+    @ParameterizedTest
+    @CsvSource({"1,256,512,SILU", "3,512,384,GELU_TANH", "8,256,256,GELU", "8,4096,64,SILU", "9,256,512,SILU"})
+    void decodeFusionsMatchCpu(int rows, int hidden, int inter, Activation act) {
+        Random rnd = new Random(rows * 7 + hidden);
+        float[] x = bf16(random(rnd, rows * hidden, 2f));
+        float[] norm = bf16(random(rnd, hidden, 1f));
+        float[] gate = bf16(random(rnd, inter * hidden, 0.1f));
+        float[] up = bf16(random(rnd, inter * hidden, 0.1f));
+        float[] down = bf16(random(rnd, hidden * inter, 0.1f));
+        float[][] results = new float[2][];
+        float[][] hs = new float[2][];
+        float[][] ups = new float[2][];
+        Backend[] backends = {gpu, cpu};
+        for (int i = 0; i < 2; i++) {
+            Backend b = backends[i];
+            DType type = b == gpu ? DType.BF16 : DType.F32;
+            Tensor nw = b.parameter(tensor(norm, DType.F32, hidden));
+            Weight[] gu = {b.weight(tensor(gate, type, inter, hidden)), b.weight(tensor(up, type, inter, hidden))};
+            Weight dw = b.weight(tensor(down, type, hidden, inter));
+            Tensor residual = b.upload(x, rows, hidden);
+            Tensor h = b.allocate(rows, hidden);
+            Tensor g = b.allocate(rows, inter);
+            Tensor u = b.allocate(rows, inter);
+            Tensor m = b.allocate(rows, hidden);
+            b.rmsNorm(residual, nw, 1e-5f, h);
+            b.matmul(h, gu, null, new Tensor[] {g, u});
+            b.activationMul(act, g, u, g);
+            b.matmul(g, dw, null, m);
+            b.add(residual, m);
+            results[i] = b.toHost(residual);
+            hs[i] = b.toHost(h);
+            ups[i] = b.toHost(u);
+        }
+        assertTrue(relError(hs[0], hs[1]) < 1e-2, "norm output " + relError(hs[0], hs[1]));
+        assertTrue(relError(ups[0], ups[1]) < 2e-2, "up output " + relError(ups[0], ups[1]));
+        assertTrue(relError(results[0], results[1]) < 2e-2, "residual " + relError(results[0], results[1]));
+    }
 }
