@@ -7,16 +7,17 @@
 // 3.79 ms at one row, where one 16-byte load in flight per lane took 4.93 ms, and four 4.04 ms.
 //
 // Up to three weights with the same input width run as one launch (q/k/v, gate/up): output feature
-// n belongs to the first segment whose cumulative width exceeds it. Two fusions remove the small
-// kernels after a decode step's projections:
+// n belongs to the first segment whose cumulative width exceeds it. Fusions remove the small kernels
+// around a decode step's projections:
 //  - residual (residual != 0, one segment): residual[r][n] = bf16(residual[r][n] + bf16(y[r][n])),
 //    the add that follows the output and down projections (o0 still receives y when not null).
 //  - act (gemv_act_r*, segments 0 and 1 of equal width: gate and up): the warp of feature n computes
 //    gate row n and up row n and writes act(gate) * up to actOut (and the raw values to o0 / o1 when
 //    they are not null), as the activation kernel would.
-// (Normalising x in each block before the dot products, to fuse the RMSNorm before q/k/v and
-// gate/up, measured slower than the separate norm kernel: every block redoes the row's reduction
-// before its weight stream gets going.)
+// Two ways of fusing the RMSNorm between them measured slower than the separate rms_norm kernel on
+// an H200 (8B decode step +0.3 ms each): every block normalising x before its dot products (each
+// redoes the row's reduction before its weight stream gets going), and the residual GEMV's last
+// block normalising the updated residual (a fence and an atomic per block, and a serial tail).
 #include "common.cuh"
 
 #define GEMV_MAX_ROWS 8
@@ -154,7 +155,7 @@ __device__ __forceinline__ void gemv_body(const bf16* __restrict__ x, int k, con
     }
 
     const uint4* xRows = (const uint4*) x;
-    if (!valid) {
+    if (ACT && !valid) {
         return;
     }
 
@@ -163,7 +164,9 @@ __device__ __forceinline__ void gemv_body(const bf16* __restrict__ x, int k, con
     for (int r = 0; r < R; r++) {
         acc[r] = 0.0f;
     }
-    gemv_dot<R>((const uint4*) (w + (long long) n * k), xRows, chunks, lane, cur, acc);
+    if (valid) {
+        gemv_dot<R>((const uint4*) (w + (long long) n * k), xRows, chunks, lane, cur, acc);
+    }
     if (ACT) {
         float up[R];
 #pragma unroll
@@ -195,7 +198,7 @@ __device__ __forceinline__ void gemv_body(const bf16* __restrict__ x, int k, con
         return;
     }
     float v = gemv_reduce<R>(acc, lane);
-    if (lane < R) {
+    if (valid && lane < R) {
         if (bias != 0) {
             v += bf16_to_float(bias[n]);
         }
@@ -211,7 +214,8 @@ __device__ __forceinline__ void gemv_body(const bf16* __restrict__ x, int k, con
 }
 
 // Grid: ceil(features / GEMV_WARPS) blocks of GEMV_WARPS warps, where features = n0 + n1 + n2, or n0
-// with act. x is [R, k], k % 8 == 0, 16-byte aligned; each W is [n_s, k]; each out is [rows, n_s]. Unused segments have n = 0.
+// with act. x is [R, k], k % 8 == 0, 16-byte aligned; each W is [n_s, k]; each out is [R, n_s].
+// Unused segments have n = 0.
 #define GEMV_KERNEL(name, R, ACT)                                                                            \
     extern "C" __global__ void __launch_bounds__(GEMV_WARPS * 32, GEMV_MIN_BLOCKS)                           \
     name(const bf16* __restrict__ x, int k, const bf16* w0, const bf16* b0, bf16* o0, int n0,                \

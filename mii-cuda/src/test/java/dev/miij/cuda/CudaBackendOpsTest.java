@@ -291,9 +291,10 @@ class CudaBackendOpsTest {
 
     /**
      * A decode layer's MLP half as the forward pass issues it: norm into h, gate/up of h, activation
-     * into gate, down projection, add into the residual. At up to 8 rows the CUDA backend runs it as a
-     * norm and two GEMVs (the activation fused into the first, the add into the second); the result
-     * and the intermediates the fused kernels still write (h, up) match the CPU backend.
+     * into gate, down projection, add into the residual, the next layer's norm. At up to 8 rows the
+     * CUDA backend runs it as a norm and two GEMVs (the activation fused into the first, the add and
+     * the next norm into the second); the results and the intermediates the fused kernels still write
+     * (h, up) match the CPU backend.
      */
     @ParameterizedTest
     @CsvSource({"1,256,512,SILU", "3,512,384,GELU_TANH", "8,256,256,GELU", "8,4096,64,SILU", "9,256,512,SILU"})
@@ -307,6 +308,7 @@ class CudaBackendOpsTest {
         float[][] results = new float[2][];
         float[][] hs = new float[2][];
         float[][] ups = new float[2][];
+        float[][] nexts = new float[2][];
         Backend[] backends = {gpu, cpu};
         for (int i = 0; i < 2; i++) {
             Backend b = backends[i];
@@ -324,12 +326,16 @@ class CudaBackendOpsTest {
             b.activationMul(act, g, u, g);
             b.matmul(g, dw, null, m);
             b.add(residual, m);
+            Tensor next = b.allocate(rows, hidden);
+            b.rmsNorm(residual, nw, 1e-5f, next); // the next layer's norm
             results[i] = b.toHost(residual);
+            nexts[i] = b.toHost(next);
             hs[i] = b.toHost(h);
             ups[i] = b.toHost(u);
         }
         assertTrue(relError(hs[0], hs[1]) < 1e-2, "norm output " + relError(hs[0], hs[1]));
         assertTrue(relError(ups[0], ups[1]) < 2e-2, "up output " + relError(ups[0], ups[1]));
         assertTrue(relError(results[0], results[1]) < 2e-2, "residual " + relError(results[0], results[1]));
+        assertTrue(relError(nexts[0], nexts[1]) < 2e-2, "next norm " + relError(nexts[0], nexts[1]));
     }
 }
