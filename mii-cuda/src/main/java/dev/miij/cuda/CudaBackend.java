@@ -41,7 +41,7 @@ import java.util.logging.Logger;
  *   <li>at decode sizes (GEMV), a projection followed by {@link #add} of its output into another
  *       tensor (the residual stream): the GEMV adds as it writes; gate/up projections followed by
  *       {@link #activationMul} of their outputs: the GEMV computes act(gate) * up. A decode layer of
- *       a Llama-like model is then eight kernels: norm, q/k/v, rope + KV store, attention (two),
+ *       a Llama-like model is then nine kernels: norm, q/k/v, rope + KV store, attention (two),
  *       o + residual, norm, gate/up + SiLU, down + residual.</li>
  * </ul>
  *
