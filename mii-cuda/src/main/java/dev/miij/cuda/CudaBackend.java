@@ -36,7 +36,8 @@ import java.util.logging.Logger;
  * Only {@link #toHost} waits for the GPU.
  *
  * <p>Two fusions happen behind the operation-at-a-time SPI: an {@link #add} followed by an
- * {@link #rmsNorm} of the same tensor runs as one kernel (residual add + norm), and a {@link #rope}
+ * {@link #rmsNorm} (or {@link #layerNorm}) of the same tensor runs as one kernel (residual add +
+ * norm), and a {@link #rope}
  * of the keys followed by {@link #storeKv} of the same keys runs as one kernel (rotate + write to the
  * paged cache). Every other operation first flushes whatever is pending.
  *
