@@ -1,18 +1,7 @@
-// Gated MLP activations: out = act(gate) * up, element-wise, computed in FP32. out may alias gate.
+// MLP activations, element-wise and computed in FP32: out = act(gate) * up for gated MLPs, and
+// out = act(x) for the MLPs without a gate (OPT, GPT-2, Falcon, ...). out may alias gate (or x).
 #include "common.cuh"
-
-__device__ __forceinline__ float silu(float x) {
-    return x / (1.0f + __expf(-x));
-}
-
-__device__ __forceinline__ float gelu_tanh(float x) {
-    const float k = 0.7978845608028654f; // sqrt(2 / pi)
-    return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
-}
-
-__device__ __forceinline__ float gelu_erf(float x) {
-    return 0.5f * x * (1.0f + erff(x * 0.7071067811865476f));
-}
+#include "activations.cuh"
 
 // Eight elements per thread and iteration through 16-byte accesses where n % 8 == 0 and the
 // pointers are 16-byte aligned (every activation the engine allocates), one at a time otherwise.
@@ -47,3 +36,12 @@ __device__ __forceinline__ float gelu_erf(float x) {
 GATED(silu_mul, silu)
 GATED(gelu_tanh_mul, gelu_tanh)
 GATED(gelu_mul, gelu_erf)
+GATED(relu_mul, relu)
+
+// out = act(x) with act chosen by `kind` (activations.cuh).
+extern "C" __global__ void activation_rows(const bf16* x, bf16* out, int kind, long long n) {
+    for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (long long) gridDim.x * blockDim.x) {
+        out[i] = float_to_bf16(activate(kind, bf16_to_float(x[i])));
+    }
+}

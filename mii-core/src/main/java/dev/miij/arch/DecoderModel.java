@@ -31,8 +31,10 @@ import static dev.miij.arch.WeightNames.Role.SHARED_UP;
 import static dev.miij.arch.WeightNames.Role.UP;
 import static dev.miij.arch.WeightNames.Role.V;
 
+import dev.miij.MiiException;
 import dev.miij.arch.TransformerSpec.Norm;
 import dev.miij.backend.Backend;
+import dev.miij.backend.Experts;
 import dev.miij.backend.KvCache;
 import dev.miij.backend.RaggedBatch;
 import dev.miij.backend.Sampled;
@@ -44,7 +46,6 @@ import dev.miij.model.WeightSource;
 import dev.miij.parallel.Collective;
 import dev.miij.parallel.StepBroadcast;
 import dev.miij.parallel.TensorParallel;
-import java.util.Arrays;
 import java.util.function.UnaryOperator;
 
 /**
@@ -85,8 +86,8 @@ public final class DecoderModel implements AutoCloseable {
     /** One decoder block's weights; absent optional pieces are null. */
     private record Layer(NormWeights attnNorm, NormWeights postAttnNorm, NormWeights mlpNorm, NormWeights postMlpNorm,
                          Weight q, Weight k, Weight v, Tensor qBias, Tensor kBias, Tensor vBias, NormWeights qNorm,
-                         NormWeights kNorm, Weight o, Tensor oBias, Mlp mlp, Weight router, Mlp[] experts,
-                         Mlp shared, Weight sharedGate) {
+                         NormWeights kNorm, Weight o, Tensor oBias, Mlp mlp, Experts experts, Mlp shared,
+                         Weight sharedGate) {
 
         Weight[] qkv() {
             return new Weight[] {q, k, v};
@@ -217,16 +218,26 @@ public final class DecoderModel implements AutoCloseable {
         Weight o = backend.weight(tp.oColumns(ck.matrix(O, l, h, spec.qDim())));
         Tensor ob = tp.onFirstRank(bias(ck, spec.outputBias(), O, l, -1, h));
         Mlp mlp = null;
-        Weight router = null;
-        Mlp[] experts = null;
+        Experts experts = null;
         Mlp shared = null;
         Weight sharedGate = null;
         if (spec.isMoe(l)) {
-            router = backend.weight(ck.matrix(ROUTER, l, spec.numExperts(), h));
-            experts = new Mlp[spec.numExperts()];
-            for (int e = 0; e < experts.length; e++) {
-                experts[e] = mlp(ck, EXPERT_GATE, EXPERT_UP, EXPERT_DOWN, l, e, spec.expertSize());
+            if (!spec.gatedMlp()) {
+                throw MiiException.unsupported("mixture-of-experts layers without gated experts");
             }
+            Weight router = backend.weight(ck.matrix(ROUTER, l, spec.numExperts(), h));
+            int count = spec.numExperts();
+            Weight[] gates = new Weight[count];
+            Weight[] ups = new Weight[count];
+            Weight[] downs = new Weight[count];
+            for (int e = 0; e < count; e++) {
+                Mlp m = mlp(ck, EXPERT_GATE, EXPERT_UP, EXPERT_DOWN, l, e, spec.expertSize());
+                gates[e] = m.gate;
+                ups[e] = m.up;
+                downs[e] = m.down;
+            }
+            experts = new Experts(router, gates, ups, downs, spec.expertsPerToken(), spec.normalizeTopK(),
+                    spec.activation());
             if (spec.sharedExpertSize() > 0) {
                 shared = mlp(ck, SHARED_GATE, SHARED_UP, SHARED_DOWN, l, -1, spec.sharedExpertSize());
                 sharedGate = backend.weight(ck.matrix(SHARED_EXPERT_GATE, l, 1, h));
@@ -240,8 +251,8 @@ public final class DecoderModel implements AutoCloseable {
                 || ck.has(MLP_NORM, l, ".weight"));
         return new Layer(norm(ck, ATTN_NORM, l, h), sandwich ? norm(ck, POST_ATTN_NORM, l, h) : null,
                 hasMlpNorm ? norm(ck, MLP_NORM, l, h) : null, sandwich ? norm(ck, POST_MLP_NORM, l, h) : null,
-                backend.weight(q), backend.weight(k), backend.weight(v), qb, kb, vb, qNorm, kNorm, o, ob, mlp, router,
-                experts, shared, sharedGate);
+                backend.weight(q), backend.weight(k), backend.weight(v), qb, kb, vb, qNorm, kNorm, o, ob, mlp, experts,
+                shared, sharedGate);
     }
 
     public TransformerSpec spec() {
@@ -279,7 +290,9 @@ public final class DecoderModel implements AutoCloseable {
         for (Layer l : layers) {
             total += l.q.byteSize() + l.k.byteSize() + l.v.byteSize() + l.o.byteSize();
             if (l.experts != null) {
-                total += l.router.byteSize() + (long) spec.expertsPerToken() * bytes(l.experts[0]);
+                Experts x = l.experts;
+                total += x.router().byteSize() + (long) x.topK()
+                        * (x.gates()[0].byteSize() + x.ups()[0].byteSize() + x.downs()[0].byteSize());
                 if (l.shared != null) {
                     total += bytes(l.shared) + l.sharedGate.byteSize();
                 }
@@ -371,11 +384,7 @@ public final class DecoderModel implements AutoCloseable {
             b.scale(x, spec.embedScale());
         }
         if (positions != null) {
-            int[] p = batch.positions().clone();
-            for (int i = 0; i < p.length; i++) {
-                p[i] += spec.positionOffset();
-            }
-            b.embed(positions, p, h);
+            b.embedPositions(positions, batch, spec.positionOffset(), h);
             b.add(x, h);
         }
         if (embedNorm != null) {
@@ -520,73 +529,13 @@ public final class DecoderModel implements AutoCloseable {
     }
 
     /**
-     * Mixture of experts: softmax over the router's logits, keep each row's top-k experts
-     * (renormalised when the spec says so), run each expert once over all rows routed to it, and
-     * add the weighted outputs into the residual stream; then the shared expert, if any, weighted by
-     * the sigmoid of its gate.
+     * Mixture of experts ({@link Backend#moe}: top-k routing by router softmax, each expert's gated
+     * MLP, the weighted outputs added into the residual stream); then the shared expert, if any,
+     * weighted by the sigmoid of its gate.
      */
     private void moe(Layer layer, Tensor normed, Tensor residual, int rows) {
         Backend b = backend;
-        int experts = spec.numExperts();
-        int topK = spec.expertsPerToken();
-        Tensor routerLogits = b.allocate(rows, experts);
-        b.matmul(normed, layer.router, null, routerLogits);
-        float[] logits = b.toHost(routerLogits);
-        int[][] chosen = new int[experts][rows];
-        float[][] weights = new float[experts][rows];
-        int[] counts = new int[experts];
-        double[] p = new double[experts];
-        for (int r = 0; r < rows; r++) {
-            double max = Double.NEGATIVE_INFINITY;
-            for (int e = 0; e < experts; e++) {
-                max = Math.max(max, logits[r * experts + e]);
-            }
-            double sum = 0;
-            for (int e = 0; e < experts; e++) {
-                p[e] = Math.exp(logits[r * experts + e] - max);
-                sum += p[e];
-            }
-            boolean[] taken = new boolean[experts];
-            int[] top = new int[topK];
-            double topSum = 0;
-            for (int t = 0; t < topK; t++) {
-                int best = -1;
-                for (int e = 0; e < experts; e++) {
-                    if (!taken[e] && (best < 0 || p[e] > p[best])) {
-                        best = e;
-                    }
-                }
-                taken[best] = true;
-                top[t] = best;
-                topSum += p[best] / sum;
-            }
-            for (int e : top) {
-                double w = p[e] / sum;
-                if (spec.normalizeTopK()) {
-                    w /= topSum;
-                }
-                chosen[e][counts[e]] = r;
-                weights[e][counts[e]++] = (float) w;
-            }
-        }
-        int inter = spec.expertSize();
-        for (int e = 0; e < experts; e++) {
-            int n = counts[e];
-            if (n == 0) {
-                continue;
-            }
-            int[] idx = Arrays.copyOf(chosen[e], n);
-            Mlp ex = layer.experts[e];
-            Tensor in = b.allocate(n, spec.hiddenSize());
-            Tensor g = b.allocate(n, inter);
-            Tensor u = b.allocate(n, inter);
-            Tensor out = b.allocate(n, spec.hiddenSize());
-            b.gatherRows(normed, idx, in);
-            b.matmul(in, new Weight[] {ex.gate, ex.up}, null, new Tensor[] {g, u});
-            b.activationMul(spec.activation(), g, u, g);
-            b.matmul(g, ex.down, null, out);
-            b.scatterAddRows(out, idx, Arrays.copyOf(weights[e], n), residual);
-        }
+        b.moe(normed, layer.experts, residual);
         if (layer.shared != null) {
             int width = spec.sharedExpertSize();
             Tensor g = b.allocate(rows, width);
@@ -597,14 +546,7 @@ public final class DecoderModel implements AutoCloseable {
                     new Tensor[] {g, u, gateLogit});
             b.activationMul(spec.activation(), g, u, g);
             b.matmul(g, layer.shared.down, null, out);
-            float[] z = b.toHost(gateLogit);
-            float[] scales = new float[rows];
-            int[] all = new int[rows];
-            for (int r = 0; r < rows; r++) {
-                scales[r] = (float) (1.0 / (1.0 + Math.exp(-z[r])));
-                all[r] = r;
-            }
-            b.scatterAddRows(out, all, scales, residual);
+            b.sigmoidGatedAdd(residual, out, gateLogit);
         }
     }
 

@@ -99,6 +99,19 @@ public interface Backend extends AutoCloseable {
         scatterAddRows(copy, rows, minusOne, out);
     }
 
+    /**
+     * Learned absolute positions: {@code out[r] = table[batch.positions()[r] + offset]}, converted to
+     * FP32 ({@code offset} is the row of position 0, 2 for OPT). A device backend reads the
+     * positions it already holds for the step; the default looks them up through {@link #embed}.
+     */
+    default void embedPositions(Weight table, RaggedBatch batch, int offset, Tensor out) {
+        int[] p = batch.positions().clone();
+        for (int i = 0; i < p.length; i++) {
+            p[i] += offset;
+        }
+        embed(table, p, out);
+    }
+
     /** {@code out = x W^T (+ bias)}; bias may be null. */
     void matmul(Tensor x, Weight w, Tensor bias, Tensor out);
 
@@ -193,6 +206,69 @@ public interface Backend extends AutoCloseable {
 
     /** {@code x += y}, element-wise. */
     void add(Tensor x, Tensor y);
+
+    /**
+     * {@code x[r] += sigmoid(gate[r]) * y[r]} for each row, {@code gate} being {@code rows x 1} (the
+     * shared expert of Qwen1.5-MoE behind its gate). The default reads the gate back to the host
+     * and adds with {@link #scatterAddRows}.
+     */
+    default void sigmoidGatedAdd(Tensor x, Tensor y, Tensor gate) {
+        int rows = x.rows();
+        float[] z = toHost(gate);
+        float[] scales = new float[rows];
+        int[] all = new int[rows];
+        for (int r = 0; r < rows; r++) {
+            scales[r] = (float) (1.0 / (1.0 + Math.exp(-z[r])));
+            all[r] = r;
+        }
+        scatterAddRows(y, all, scales, x);
+    }
+
+    /**
+     * A mixture-of-experts layer over {@code x} ({@code rows x hidden}), added into {@code residual}:
+     * each row goes to its top-k experts by router softmax ({@link MoeRouting}), and their outputs,
+     * weighted by the routing probabilities, are added to the row of {@code residual}.
+     *
+     * <p>The default routes on the host: it reads the router's logits back, then runs each expert
+     * once over the rows routed to it ({@link #gatherRows}, the gated MLP, {@link #scatterAddRows}).
+     * A device backend keeps the routing on the device instead.
+     */
+    default void moe(Tensor x, Experts experts, Tensor residual) {
+        int rows = x.rows();
+        int n = experts.count();
+        int topK = experts.topK();
+        Tensor routerLogits = allocate(rows, n);
+        matmul(x, experts.router(), null, routerLogits);
+        MoeRouting.Routes routes = MoeRouting.route(toHost(routerLogits), rows, n, topK, experts.normalizeTopK());
+        int[][] chosen = new int[n][rows];
+        float[][] weights = new float[n][rows];
+        int[] counts = new int[n];
+        for (int r = 0; r < rows; r++) {
+            for (int j = 0; j < topK; j++) {
+                int e = routes.experts()[r * topK + j];
+                chosen[e][counts[e]] = r;
+                weights[e][counts[e]++] = routes.weights()[r * topK + j];
+            }
+        }
+        int width = experts.width();
+        int hidden = x.cols();
+        for (int e = 0; e < n; e++) {
+            int count = counts[e];
+            if (count == 0) {
+                continue;
+            }
+            int[] idx = java.util.Arrays.copyOf(chosen[e], count);
+            Tensor in = allocate(count, hidden);
+            Tensor g = allocate(count, width);
+            Tensor u = allocate(count, width);
+            Tensor out = allocate(count, hidden);
+            gatherRows(x, idx, in);
+            matmul(in, new Weight[] {experts.gates()[e], experts.ups()[e]}, null, new Tensor[] {g, u});
+            activationMul(experts.activation(), g, u, g);
+            matmul(g, experts.downs()[e], null, out);
+            scatterAddRows(out, idx, java.util.Arrays.copyOf(weights[e], count), residual);
+        }
+    }
 
     /** {@code out[i] = src[rows[i]]}. */
     void gatherRows(Tensor src, int[] rows, Tensor out);

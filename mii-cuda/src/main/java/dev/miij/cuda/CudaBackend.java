@@ -3,6 +3,7 @@ package dev.miij.cuda;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
 
@@ -10,6 +11,7 @@ import dev.miij.MiiException;
 import dev.miij.arch.Rope;
 import dev.miij.arch.TransformerSpec.Activation;
 import dev.miij.backend.Backend;
+import dev.miij.backend.Experts;
 import dev.miij.backend.KvCache;
 import dev.miij.backend.RaggedBatch;
 import dev.miij.backend.SamplingParams;
@@ -20,6 +22,7 @@ import dev.miij.model.TensorData;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.EnumSet;
+import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -35,7 +38,8 @@ import java.util.logging.Logger;
  * <p>Fusions happen behind the operation-at-a-time SPI by deferring an operation until the next one
  * shows whether they can run as one kernel; every other operation first flushes whatever is pending:
  * <ul>
- *   <li>an {@link #add} followed by an {@link #rmsNorm} of the same tensor: residual add + norm;</li>
+ *   <li>an {@link #add} followed by an {@link #rmsNorm} (or {@link #layerNorm}) of the same tensor:
+ *       residual add + norm;</li>
  *   <li>a {@link #rope} of the queries and one of the keys followed by {@link #storeKv} of those
  *       keys: both rotations and the write to the paged cache;</li>
  *   <li>at decode sizes (GEMV), a projection followed by {@link #add} of its output into another
@@ -104,6 +108,10 @@ public final class CudaBackend implements Backend {
     private final CudaKernels.Kernel[] gemvKernels;
     private final CudaKernels.Kernel[] gemvActKernels;
     private final CudaKernels.Kernel sampleTokens;
+    private final FamilyKernels family;
+    private final CudaMoe moe;
+    /** ALiBi slopes on the device, by value: uploaded once per model. */
+    private final Map<Slopes, Long> slopes = new HashMap<>();
     private final boolean useGemv = !Boolean.getBoolean("mii.cuda.noGemv");
     private final StepInputs inputs;
     private final DecodeGraphs graphs;
@@ -185,6 +193,8 @@ public final class CudaBackend implements Backend {
             gemvActKernels[r - 1] = kernels.kernel("gemv_act_r" + r);
         }
         this.sampleTokens = kernels.kernel("sample_tokens");
+        this.family = FamilyKernels.load(kernels);
+        this.moe = new CudaMoe(this, kernels);
         this.gemmWorkspace = CudaDriver.memAlloc(GEMM_WORKSPACE_BYTES);
         this.blas = new CublasLt(gemmWorkspace, GEMM_WORKSPACE_BYTES);
         this.staging = new PinnedStaging(STAGING_BYTES, stream);
@@ -883,7 +893,7 @@ public final class CudaBackend implements Backend {
             case SILU -> siluMul;
             case GELU_TANH -> geluTanhMul;
             case GELU -> geluMul;
-            case RELU -> throw dev.miij.MiiException.unsupported("the CUDA backend has no ReLU kernel yet (OPT)");
+            case RELU -> family.reluMul();
         };
         kernels.args().ptr(g.ptr()).ptr(u.ptr()).ptr(o.ptr()).i64(g.size()).run(k, gridFor((g.size() + 7) / 8), 1, 256);
     }
@@ -986,7 +996,255 @@ public final class CudaBackend implements Backend {
         staging.drained();
     }
 
+    // ---- Operations of the families beyond Llama's shape (FamilyKernels, CudaMoe) ----
+
+    @Override
+    public void layerNorm(Tensor x, Tensor weight, Tensor bias, float eps, Tensor out) {
+        current();
+        if (replaying()) {
+            return;
+        }
+        CudaTensor xt = CudaTensor.of(x);
+        CudaTensor o = CudaTensor.of(out);
+        long w = CudaTensor.of(weight).ptr();
+        long b = bias == null ? 0 : CudaTensor.of(bias).ptr();
+        requireShape(o, xt.rows(), xt.cols(), "layerNorm output");
+        if (pendingAddX != null && pendingAddX.sameAs(xt)) {
+            // residual add + norm in one kernel; unlike add_rms_norm it may write the norm over the sum.
+            CudaTensor delta = pendingAddY;
+            pendingAddX = null;
+            pendingAddY = null;
+            flush();
+            kernels.args().ptr(xt.ptr()).ptr(delta.ptr()).ptr(w).ptr(b).ptr(o.ptr()).i32(xt.cols()).f32(eps)
+                    .run(family.addLayerNorm(), xt.rows(), 1, threadsFor(xt.cols() / 4));
+            return;
+        }
+        flush();
+        kernels.args().ptr(xt.ptr()).ptr(w).ptr(b).ptr(o.ptr()).i32(xt.cols()).f32(eps)
+                .run(family.layerNorm(), xt.rows(), 1, threadsFor(xt.cols() / 4));
+    }
+
+    @Override
+    public void activation(Activation act, Tensor x, Tensor out) {
+        current();
+        if (replaying()) {
+            return;
+        }
+        flush();
+        CudaTensor xt = CudaTensor.of(x);
+        CudaTensor o = CudaTensor.of(out);
+        requireShape(o, xt.rows(), xt.cols(), "activation output");
+        kernels.args().ptr(xt.ptr()).ptr(o.ptr()).i32(FamilyKernels.kind(act)).i64(xt.size())
+                .run(family.activation(), gridFor(xt.size()), 1, 256);
+    }
+
+    @Override
+    public void scale(Tensor x, float s) {
+        current();
+        if (replaying()) {
+            return;
+        }
+        flush();
+        CudaTensor xt = CudaTensor.of(x);
+        kernels.args().ptr(xt.ptr()).f32(s).i64(xt.size()).run(family.scale(), gridFor(xt.size()), 1, 256);
+    }
+
+    @Override
+    public void softCap(Tensor x, float cap) {
+        current();
+        if (replaying()) {
+            return;
+        }
+        flush();
+        CudaTensor xt = CudaTensor.of(x);
+        kernels.args().ptr(xt.ptr()).f32(cap).i64(xt.size()).run(family.softCap(), gridFor(xt.size()), 1, 256);
+    }
+
+    @Override
+    public void embedPositions(Weight table, RaggedBatch batch, int offset, Tensor out) {
+        current();
+        if (replaying()) {
+            return;
+        }
+        flush();
+        CudaWeight w = CudaWeight.of(table);
+        CudaTensor o = CudaTensor.of(out);
+        requireShape(o, batch.numRows(), w.inDim(), "position embeddings");
+        for (int p : batch.positions()) {
+            if (p + offset < 0 || p + offset >= w.outDim()) {
+                throw MiiException.invalid("position " + p + " is beyond the model's " + (w.outDim() - offset)
+                        + " learned positions");
+            }
+        }
+        metadata(batch); // the step's positions on the device (a captured graph's own each step)
+        kernels.args().ptr(w.ptr()).ptr(metaPositions).i32(offset).ptr(o.ptr()).i32(w.inDim())
+                .run(family.embedPositions(), batch.numRows(), 1, threadsFor(w.inDim() / 4));
+    }
+
+    @Override
+    public void sigmoidGatedAdd(Tensor x, Tensor y, Tensor gate) {
+        current();
+        if (replaying()) {
+            return;
+        }
+        flush();
+        CudaTensor xt = CudaTensor.of(x);
+        CudaTensor yt = CudaTensor.of(y);
+        CudaTensor g = CudaTensor.of(gate);
+        requireShape(yt, xt.rows(), xt.cols(), "gated addend");
+        requireShape(g, xt.rows(), 1, "gate");
+        kernels.args().ptr(xt.ptr()).ptr(yt.ptr()).ptr(g.ptr()).i32(xt.cols())
+                .run(family.sigmoidGatedAdd(), xt.rows(), 1, threadsFor(xt.cols() / 4));
+    }
+
+    /**
+     * Routing and experts on the device ({@link CudaMoe}); experts the kernels do not take (widths
+     * not a multiple of 8, more than {@value CudaMoe#MAX_EXPERTS} experts or top-{@value CudaMoe#MAX_TOP_K})
+     * fall back to routing on the host.
+     */
+    @Override
+    public void moe(Tensor x, Experts experts, Tensor residual) {
+        current();
+        if (replaying()) {
+            return;
+        }
+        CudaTensor xt = CudaTensor.of(x);
+        CudaTensor r = CudaTensor.of(residual);
+        requireShape(r, xt.rows(), xt.cols(), "residual");
+        if (xt.cols() != experts.hidden()) {
+            throw new IllegalArgumentException("experts of width " + experts.hidden() + " over rows of " + xt.cols());
+        }
+        if (!CudaMoe.supports(experts) || (xt.ptr() & 15) != 0) {
+            Backend.super.moe(x, experts, residual);
+            return;
+        }
+        flush();
+        if (xt.rows() > 0) {
+            moe.run(xt, experts, r, mode != Mode.EAGER || stepBucket > 0);
+        }
+    }
+
+    @Override
+    public void attention(KvCache cache, int layer, Tensor q, RaggedBatch batch, int numHeads, int numKvHeads,
+                          int headDim, int slidingWindow, float scale, float[] alibiSlopes, float softCap, Tensor out) {
+        if (alibiSlopes == null && softCap <= 0) {
+            attention(cache, layer, q, batch, numHeads, numKvHeads, headDim, slidingWindow, scale, out);
+            return;
+        }
+        current();
+        if (replaying()) {
+            return;
+        }
+        flush();
+        if (headDim > MAX_HEAD_DIM) {
+            throw MiiException.unsupported("head size " + headDim + " exceeds the CUDA attention kernel's " + MAX_HEAD_DIM);
+        }
+        if (alibiSlopes != null && alibiSlopes.length != numHeads) {
+            throw new IllegalArgumentException(alibiSlopes.length + " ALiBi slopes for " + numHeads + " heads");
+        }
+        CudaTensor qt = CudaTensor.of(q);
+        CudaTensor o = CudaTensor.of(out);
+        CudaKvCache c = (CudaKvCache) cache;
+        requireShape(qt, batch.numRows(), numHeads * headDim, "queries");
+        requireShape(o, batch.numRows(), numHeads * headDim, "attention output");
+        long slopesAt = alibiSlopes == null ? 0 : deviceSlopes(alibiSlopes);
+        metadata(batch);
+        int split = FamilyKernels.ATTENTION_SPLIT_KEYS;
+        int chunks;
+        if (stepBucket > 0 && batch == metaBatch) {
+            // A graph's launch dimensions are frozen: cover the longest context its block tables can hold.
+            chunks = (metaMaxBlocks * c.blockSize() + split - 1) / split;
+        } else {
+            int span = 1;
+            int[] starts = batch.seqStarts();
+            for (int s = 0; s < batch.numSeqs(); s++) {
+                int pos = batch.positions()[starts[s + 1] - 1];
+                span = Math.max(span, slidingWindow > 0 ? Math.min(pos + 1, slidingWindow) : pos + 1);
+            }
+            chunks = (span + split - 1) / split;
+        }
+        int rows = batch.numRows();
+        long partial = workspace.alloc(4L * rows * numHeads * chunks * (headDim + 2));
+        kernels.args().ptr(qt.ptr()).ptr(partial).ptr(c.keys(layer)).ptr(c.values(layer)).ptr(metaPositions).ptr(metaRowSeq)
+                .ptr(metaTables).i32(metaMaxBlocks).i32(c.blockSize()).i32(numHeads).i32(numKvHeads).i32(headDim)
+                .i32(slidingWindow).f32(scale).ptr(slopesAt).f32(softCap)
+                .run3(family.attention(), rows, numHeads, chunks, FamilyKernels.ATTENTION_THREADS);
+        kernels.args().ptr(partial).ptr(o.ptr()).i32(numHeads).i32(headDim).i32(chunks)
+                .run(family.attentionMerge(), rows, numHeads, threadsFor(headDim));
+    }
+
+    /** ALiBi slopes compared by value, as a map key. */
+    private record Slopes(float[] values) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Slopes s && Arrays.equals(values, s.values);
+        }
+
+        @Override
+        public int hashCode() {
+            return Arrays.hashCode(values);
+        }
+    }
+
+    /** The slopes in device memory as FP32, uploaded on their first (eager) use. */
+    private long deviceSlopes(float[] values) {
+        Slopes key = new Slopes(values.clone());
+        Long p = slopes.get(key);
+        if (p == null) {
+            requireEager("ALiBi slopes");
+            p = allocOwned(4L * values.length);
+            long staged = uploadFloats(values);
+            CudaDriver.copyDtoDAsync(p, staged, 4L * values.length, stream);
+            slopes.put(key, p);
+        }
+        return p;
+    }
+
+    /** Step memory for {@link CudaMoe}, valid until the next step begins. */
+    long scratch(long bytes) {
+        return workspace.alloc(bytes);
+    }
+
+    /** {@code values} in device memory held until the backend closes (e.g. tables of weight addresses). */
+    long persistentLongs(long[] values) {
+        requireEager("a device table");
+        long p = allocOwned(8L * values.length);
+        toDevice(p, 8L * values.length, (d, from) ->
+                MemorySegment.copy(values, (int) (from / 8), d, JAVA_LONG, 0, (int) (d.byteSize() / 8)));
+        return p;
+    }
+
+    /**
+     * Copies {@code n} ints back from the device, waiting for the stream: a read in the middle of an
+     * eager step (never of one a graph captures).
+     */
+    int[] readInts(long devicePtr, int n) {
+        if (mode != Mode.EAGER || stepBucket > 0) {
+            throw new IllegalStateException("a read back inside a step that a graph captures");
+        }
+        flush();
+        MemorySegment s = staging.take(4L * n);
+        CudaDriver.copyDtoHAsync(s, devicePtr, 4L * n, stream);
+        CudaDriver.streamSynchronize(stream);
+        int[] out = s.toArray(JAVA_INT);
+        staging.drained();
+        stepSynced = true;
+        return out;
+    }
+
+    /** Data that must exist before a graph is captured (the capture would copy it again at each replay). */
+    private void requireEager(String what) {
+        if (mode == Mode.CAPTURE) {
+            throw new IllegalStateException(what + " first needed inside a captured step");
+        }
+    }
+
     // ---- Deferred operations and step metadata ----
+
+    /** For helpers that launch kernels of their own after calling operations of this backend. */
+    void flushPending() {
+        flush();
+    }
 
     /** Launches whatever deferred operation is pending, unfused. */
     private void flush() {

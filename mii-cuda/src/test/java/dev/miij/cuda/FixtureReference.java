@@ -16,7 +16,10 @@ import java.util.List;
  */
 final class FixtureReference {
 
-    static final List<String> NAMES = List.of("llama3", "llama2", "mistral", "qwen2", "qwen3", "phi3", "mixtral");
+    /** Every fixture of the core (mii-core's Fixtures.NAMES): RMSNorm and LayerNorm, RoPE, learned and ALiBi, MoE. */
+    static final List<String> NAMES = List.of("llama3", "llama2", "mistral", "qwen2", "qwen3", "phi3", "mixtral",
+            "opt", "opt350", "phi", "gpt_neox", "gpt_neox_seq", "falcon", "falcon40b", "gpt2", "qwen2_moe", "qwen3_moe",
+            "gemma", "gemma2", "gemma3", "bloom", "falcon_rw", "falcon2");
 
     record Case(int[] promptIds, int[] greedyIds, double[] margins, float[] firstLogits) {
     }

@@ -24,7 +24,9 @@ public final class GpuTests {
         LauncherDiscoveryRequest request = LauncherDiscoveryRequestBuilder.request()
                 .selectors(selectClass(CudaNoGpuTest.class), selectClass(CudaBackendOpsTest.class),
                         selectClass(CudaFixtureModelsTest.class), selectClass(CudaSamplerTest.class),
-                        selectClass(CudaDeviceTest.class))
+                        selectClass(CudaDeviceTest.class), selectClass(CudaFamilyOpsTest.class),
+                        selectClass(CudaMoeTest.class), selectClass(CudaMoeLayoutTest.class),
+                        selectClass(FixtureReferenceTest.class), selectClass(CudaEngineTest.class))
                 .build();
         Launcher launcher = LauncherFactory.create();
         SummaryGeneratingListener summary = new SummaryGeneratingListener();
