@@ -52,12 +52,9 @@ public final class CudaBackend implements Backend {
     private static final long STAGING_BYTES = 16L << 20;
     private static final long WORKSPACE_BYTES = 64L << 20;
     private static final long GEMM_WORKSPACE_BYTES = 32L << 20;
-    private static final int MAX_HEAD_DIM = 256;
     static final int GEMV_MAX_ROWS = 8;
     private static final int GEMV_WARPS = 8;
     private static final int SAMPLE_THREADS = 1024;
-    /** Keys per chunk of the split decode attention (SPLIT_KEYS in attention.cu). */
-    private static final int ATTENTION_SPLIT_KEYS = 32;
 
     /** How the operations of the current step run. */
     private enum Mode { EAGER, CAPTURE, REPLAY }
@@ -76,8 +73,7 @@ public final class CudaBackend implements Backend {
     private final CudaKernels.Kernel addRmsNorm;
     private final CudaKernels.Kernel ropeRows;
     private final CudaKernels.Kernel ropeStoreKv;
-    private final CudaKernels.Kernel pagedAttention;
-    private final CudaKernels.Kernel attentionMerge;
+    private final PagedAttention pagedAttention;
     private final CudaKernels.Kernel siluMul;
     private final CudaKernels.Kernel geluTanhMul;
     private final CudaKernels.Kernel geluMul;
@@ -92,6 +88,7 @@ public final class CudaBackend implements Backend {
     private final StepInputs inputs;
     private final DecodeGraphs graphs;
     private final Map<Rope, Long> invFreqs = new IdentityHashMap<>();
+    private final Map<float[], Long> alibiSlopes = new IdentityHashMap<>();
     private final long sampledDevice;
     private final MemorySegment sampledHost;
     private final long gemmWorkspace;
@@ -123,6 +120,8 @@ public final class CudaBackend implements Backend {
     private long metaSlots;
     private long metaPositions;
     private long metaRowSeq;
+    private long metaSeqStarts;
+    private int metaNumSeqs;
     private long metaTables;
     private int metaMaxBlocks;
 
@@ -150,8 +149,9 @@ public final class CudaBackend implements Backend {
         this.addRmsNorm = kernels.kernel("add_rms_norm");
         this.ropeRows = kernels.kernel("rope_rows");
         this.ropeStoreKv = kernels.kernel("rope_store_kv");
-        this.pagedAttention = kernels.kernel("paged_attention_split");
-        this.attentionMerge = kernels.kernel("attention_merge");
+        this.pagedAttention = new PagedAttention(kernels, multiprocessors,
+                CudaDriver.deviceAttribute(device, CudaDriver.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN),
+                CudaDriver.deviceAttribute(device, CudaDriver.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR));
         this.siluMul = kernels.kernel("silu_mul");
         this.geluTanhMul = kernels.kernel("gelu_tanh_mul");
         this.geluMul = kernels.kernel("gelu_mul");
@@ -331,6 +331,8 @@ public final class CudaBackend implements Backend {
         metaSlots = inputs.slots;
         metaPositions = inputs.positions;
         metaRowSeq = inputs.rowSeq;
+        metaSeqStarts = inputs.seqStarts;
+        metaNumSeqs = inputs.numSeqs;
         metaTables = inputs.tables;
         metaMaxBlocks = stride;
         stepSampling = sampling;
@@ -735,40 +737,46 @@ public final class CudaBackend implements Backend {
     @Override
     public void attention(KvCache cache, int layer, Tensor q, RaggedBatch batch, int numHeads, int numKvHeads,
                           int headDim, int slidingWindow, float scale, Tensor out) {
+        attention(cache, layer, q, batch, numHeads, numKvHeads, headDim, slidingWindow, scale, null, 0f, out);
+    }
+
+    @Override
+    public void attention(KvCache cache, int layer, Tensor q, RaggedBatch batch, int numHeads, int numKvHeads,
+                          int headDim, int slidingWindow, float scale, float[] alibi, float softCap, Tensor out) {
         current();
         if (replaying()) {
             return;
         }
         flush();
-        if (headDim > MAX_HEAD_DIM) {
-            throw MiiException.unsupported("head size " + headDim + " exceeds the CUDA attention kernel's " + MAX_HEAD_DIM);
+        PagedAttention.dimIndex(headDim);
+        if (alibi != null && alibi.length != numHeads) {
+            throw new IllegalArgumentException(alibi.length + " ALiBi slopes for " + numHeads + " heads");
         }
         CudaTensor qt = CudaTensor.of(q);
         CudaTensor o = CudaTensor.of(out);
         CudaKvCache c = (CudaKvCache) cache;
         requireShape(qt, batch.numRows(), numHeads * headDim, "queries");
         requireShape(o, batch.numRows(), numHeads * headDim, "attention output");
+        long slopes = alibi == null ? 0 : alibiSlopes(alibi);
         metadata(batch);
-        int chunks;
-        if (stepBucket > 0 && batch == metaBatch) {
-            // A graph's launch dimensions are frozen: cover the longest context its block tables can hold.
-            chunks = (metaMaxBlocks * c.blockSize() + ATTENTION_SPLIT_KEYS - 1) / ATTENTION_SPLIT_KEYS;
-        } else {
-            int span = 1;
-            int[] starts = batch.seqStarts();
-            for (int s = 0; s < batch.numSeqs(); s++) {
-                int pos = batch.positions()[starts[s + 1] - 1];
-                span = Math.max(span, slidingWindow > 0 ? Math.min(pos + 1, slidingWindow) : pos + 1);
-            }
-            chunks = (span + ATTENTION_SPLIT_KEYS - 1) / ATTENTION_SPLIT_KEYS;
+        // A graph's launch dimensions are frozen: they may depend on its bucket and block tables, not on the contexts.
+        boolean frozen = stepBucket > 0 && batch == metaBatch;
+        pagedAttention.run(qt.ptr(), o.ptr(), c.keys(layer), c.values(layer),
+                new PagedAttention.Meta(metaPositions, metaRowSeq, metaSeqStarts, metaNumSeqs, metaTables, metaMaxBlocks),
+                batch, frozen, c.blockSize(), numHeads, numKvHeads, headDim, slidingWindow, scale, slopes, softCap,
+                workspace::alloc);
+    }
+
+    /** The ALiBi slopes on the device, uploaded on first use (models pass the same array at every layer). */
+    private long alibiSlopes(float[] slopes) {
+        Long p = alibiSlopes.get(slopes);
+        if (p == null) {
+            p = allocOwned(4L * slopes.length);
+            long staged = uploadFloats(slopes);
+            CudaDriver.copyDtoDAsync(p, staged, 4L * slopes.length, stream);
+            alibiSlopes.put(slopes, p);
         }
-        int rows = batch.numRows();
-        long partial = workspace.alloc(4L * rows * numHeads * chunks * (headDim + 2));
-        kernels.args().ptr(qt.ptr()).ptr(partial).ptr(c.keys(layer)).ptr(c.values(layer)).ptr(metaPositions).ptr(metaRowSeq)
-                .ptr(metaTables).i32(metaMaxBlocks).i32(c.blockSize()).i32(numHeads).i32(numKvHeads).i32(headDim)
-                .i32(slidingWindow).f32(scale).run3(pagedAttention, rows, numHeads, chunks, 128);
-        kernels.args().ptr(partial).ptr(o.ptr()).i32(numHeads).i32(headDim).i32(chunks)
-                .run(attentionMerge, rows, numHeads, threadsFor(headDim));
+        return p;
     }
 
     @Override
@@ -905,7 +913,10 @@ public final class CudaBackend implements Backend {
         }
     }
 
-    /** Uploads slots, positions, each row's sequence and the block tables of {@code batch}, once per batch. */
+    /**
+     * Uploads slots, positions, each row's sequence, each sequence's first row and the block tables
+     * of {@code batch}, once per batch.
+     */
     private void metadata(RaggedBatch batch) {
         if (batch == metaBatch) {
             return;
@@ -916,21 +927,25 @@ public final class CudaBackend implements Backend {
         for (int[] t : batch.blockTables()) {
             maxBlocks = Math.max(maxBlocks, t.length);
         }
-        int[] packed = new int[3 * rows + seqs * maxBlocks];
+        int tablesAt = 3 * rows + seqs + 1;
+        int[] packed = new int[tablesAt + seqs * maxBlocks];
         System.arraycopy(batch.slots(), 0, packed, 0, rows);
         System.arraycopy(batch.positions(), 0, packed, rows, rows);
         int[] starts = batch.seqStarts();
+        System.arraycopy(starts, 0, packed, 3 * rows, seqs + 1);
         for (int s = 0; s < seqs; s++) {
             for (int r = starts[s]; r < starts[s + 1]; r++) {
                 packed[2 * rows + r] = s;
             }
-            System.arraycopy(batch.blockTables()[s], 0, packed, 3 * rows + s * maxBlocks, batch.blockTables()[s].length);
+            System.arraycopy(batch.blockTables()[s], 0, packed, tablesAt + s * maxBlocks, batch.blockTables()[s].length);
         }
         long base = uploadInts(packed);
         metaSlots = base;
         metaPositions = base + 4L * rows;
         metaRowSeq = base + 8L * rows;
-        metaTables = base + 12L * rows;
+        metaSeqStarts = base + 12L * rows;
+        metaNumSeqs = seqs;
+        metaTables = base + 4L * tablesAt;
         metaMaxBlocks = maxBlocks;
         metaBatch = batch;
     }
