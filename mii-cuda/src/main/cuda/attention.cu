@@ -132,38 +132,16 @@ struct Tile {
     static constexpr int CH = D / 8;     // 16-byte chunks per row
 };
 
-// Copies keys [key0, key0 + n) of one KV head (zero past keyEnd and past headDim) into rows of dst.
-template <int D>
-__device__ __forceinline__ void load_keys(bf16* dst, const bf16* __restrict__ cache, const int* __restrict__ table,
+// Copies keys [key0, key0 + n) of one KV head into rows of kDst, and with VALUES their values into
+// rows of vDst (one block-table lookup serves both); zero past keyEnd and past headDim.
+template <int D, bool VALUES>
+__device__ __forceinline__ void load_keys(bf16* kDst, bf16* vDst, const bf16* __restrict__ kCache,
+                                          const bf16* __restrict__ vCache, const int* __restrict__ table,
                                           int blockSize, int blockShift, int kvHeads, int kvh, int headDim, int key0,
                                           int n, int keyEnd) {
     constexpr int CH = Tile<D>::CH;
-    unsigned base = smem_addr(dst);
-    for (int c = threadIdx.x; c < n * CH; c += ATTN_THREADS) {
-        int j = c / CH;
-        int ch = c - j * CH;
-        int key = key0 + j;
-        bool ok = key < keyEnd && ch * 8 < headDim;
-        const bf16* src = cache;
-        if (ok) {
-            int block = blockShift >= 0 ? key >> blockShift : key / blockSize;
-            int offset = key - block * blockSize;
-            long long slot = (long long) table[block] * blockSize + offset;
-            src = cache + (slot * kvHeads + kvh) * headDim + ch * 8;
-        }
-        cp_async16(base + j * Tile<D>::RB + ch * 16, src, ok);
-    }
-}
-
-// Keys and values of the same keys, one block-table lookup per chunk.
-template <int D>
-__device__ __forceinline__ void load_keys_values(bf16* kDst, bf16* vDst, const bf16* __restrict__ kCache,
-                                                 const bf16* __restrict__ vCache, const int* __restrict__ table,
-                                                 int blockSize, int blockShift, int kvHeads, int kvh, int headDim,
-                                                 int key0, int n, int keyEnd) {
-    constexpr int CH = Tile<D>::CH;
     unsigned kBase = smem_addr(kDst);
-    unsigned vBase = smem_addr(vDst);
+    unsigned vBase = VALUES ? smem_addr(vDst) : 0;
     for (int c = threadIdx.x; c < n * CH; c += ATTN_THREADS) {
         int j = c / CH;
         int ch = c - j * CH;
@@ -177,7 +155,9 @@ __device__ __forceinline__ void load_keys_values(bf16* kDst, bf16* vDst, const b
             at = (slot * kvHeads + kvh) * headDim + ch * 8;
         }
         cp_async16(kBase + j * Tile<D>::RB + ch * 16, kCache + at, ok);
-        cp_async16(vBase + j * Tile<D>::RB + ch * 16, vCache + at, ok);
+        if constexpr (VALUES) {
+            cp_async16(vBase + j * Tile<D>::RB + ch * 16, vCache + at, ok);
+        }
     }
 }
 
@@ -393,7 +373,7 @@ __device__ __forceinline__ void prefill(const bf16* __restrict__ q, bf16* __rest
         }
         cp_async16(qBase + it * Tile<D>::RB + ch * 16, src, ok);
     }
-    load_keys<D>(sK, kCache, table, blockSize, shift, kvHeads, kvh, headDim, kvBeg, BC, kvEnd);
+    load_keys<D, false>(sK, nullptr, kCache, nullptr, table, blockSize, shift, kvHeads, kvh, headDim, kvBeg, BC, kvEnd);
     cp_async_commit();
 
     RowBounds rb;
@@ -450,7 +430,7 @@ __device__ __forceinline__ void prefill(const bf16* __restrict__ q, bf16* __rest
                 }
             }
         }
-        load_keys<D>(sV, vCache, table, blockSize, shift, kvHeads, kvh, headDim, kt, BC, kvEnd);
+        load_keys<D, false>(sV, nullptr, vCache, nullptr, table, blockSize, shift, kvHeads, kvh, headDim, kt, BC, kvEnd);
         cp_async_commit();
         bool active = kt <= hiMax && kt + BC - 1 >= loMin;
         float s[NT][4];
@@ -462,7 +442,8 @@ __device__ __forceinline__ void prefill(const bf16* __restrict__ q, bf16* __rest
         cp_async_wait<0>();
         __syncthreads();  // V landed; every warp is done with K
         if (kt + BC < kvEnd) {
-            load_keys<D>(sK, kCache, table, blockSize, shift, kvHeads, kvh, headDim, kt + BC, BC, kvEnd);
+            load_keys<D, false>(sK, nullptr, kCache, nullptr, table, blockSize, shift, kvHeads, kvh, headDim, kt + BC,
+                                BC, kvEnd);
             cp_async_commit();
         }
         if (active) {
@@ -491,10 +472,24 @@ __device__ __forceinline__ void prefill(const bf16* __restrict__ q, bf16* __rest
 
 // ---- Decode ----
 
-// Keys per split of a row that sees `len` keys: whole 64-key tiles, as even as they come.
-__device__ __forceinline__ int split_keys(int len, int splits) {
+// How a decode row's keys [first, pos] are split: `splits` ranges at most, each of whole 64-key
+// tiles and as even as they come; `active` of them are not empty.
+struct RowSplit {
+    int first;
+    int pos;
+    int keys;    // per split
+    int active;
+};
+
+__device__ __forceinline__ RowSplit row_split(int pos, int window, int splits) {
+    RowSplit rs;
+    rs.first = window > 0 ? max(0, pos - window + 1) : 0;
+    rs.pos = pos;
+    int len = pos - rs.first + 1;
     int per = (len + splits - 1) / splits;
-    return (per + ATTN_DECODE_TILE - 1) / ATTN_DECODE_TILE * ATTN_DECODE_TILE;
+    rs.keys = (per + ATTN_DECODE_TILE - 1) / ATTN_DECODE_TILE * ATTN_DECODE_TILE;
+    rs.active = (len + rs.keys - 1) / rs.keys;
+    return rs;
 }
 
 // Whether row r is left to the other kernel: with onlySingle, rows of multi-row sequences are.
@@ -526,16 +521,12 @@ __device__ __forceinline__ void decode(const bf16* __restrict__ q, bf16* __restr
     if (not_a_decode_row(onlySingle, rowSeq, seqStarts, r)) {
         return;
     }
-    int pos = positions[r];
-    int first = sc.window > 0 ? max(0, pos - sc.window + 1) : 0;
-    int len = pos - first + 1;
-    int chunk = split_keys(len, splits);
-    int active = (len + chunk - 1) / chunk;
-    if (z >= active) {
+    RowSplit rs = row_split(positions[r], sc.window, splits);
+    if (z >= rs.active) {
         return;
     }
-    int kBeg = first + z * chunk;
-    int kEnd = min(pos + 1, kBeg + chunk);
+    int kBeg = rs.first + z * rs.keys;
+    int kEnd = min(rs.pos + 1, kBeg + rs.keys);
     int group = numHeads / kvHeads;
     int lane = threadIdx.x & 31;
     int warp = threadIdx.x >> 5;
@@ -557,8 +548,8 @@ __device__ __forceinline__ void decode(const bf16* __restrict__ q, bf16* __restr
     for (int st = 0; st < stages - 1; st++) {
         if (st < tiles) {
             bf16* k = stage0 + st * STAGE;
-            load_keys_values<D>(k, k + ATTN_DECODE_TILE * RS, kCache, vCache, table, blockSize, shift, kvHeads, kvh,
-                                headDim, kBeg + st * ATTN_DECODE_TILE, ATTN_DECODE_TILE, kEnd);
+            load_keys<D, true>(k, k + ATTN_DECODE_TILE * RS, kCache, vCache, table, blockSize, shift, kvHeads, kvh,
+                               headDim, kBeg + st * ATTN_DECODE_TILE, ATTN_DECODE_TILE, kEnd);
         }
         cp_async_commit();
     }
@@ -594,8 +585,8 @@ __device__ __forceinline__ void decode(const bf16* __restrict__ q, bf16* __restr
         int next = t + stages - 1;
         if (next < tiles) {
             bf16* k = stage0 + (next % stages) * STAGE;
-            load_keys_values<D>(k, k + ATTN_DECODE_TILE * RS, kCache, vCache, table, blockSize, shift, kvHeads, kvh,
-                                headDim, kBeg + next * ATTN_DECODE_TILE, ATTN_DECODE_TILE, kEnd);
+            load_keys<D, true>(k, k + ATTN_DECODE_TILE * RS, kCache, vCache, table, blockSize, shift, kvHeads, kvh,
+                               headDim, kBeg + next * ATTN_DECODE_TILE, ATTN_DECODE_TILE, kEnd);
         }
         cp_async_commit();
         int key0 = kBeg + t * ATTN_DECODE_TILE + 16 * warp;
@@ -632,7 +623,7 @@ __device__ __forceinline__ void decode(const bf16* __restrict__ q, bf16* __restr
         }
     }
     __syncthreads();
-    bool direct = active == 1;
+    bool direct = rs.active == 1;
     for (int idx = threadIdx.x; idx < group * headDim; idx += ATTN_THREADS) {
         int i = idx / headDim;
         int d = idx - i * headDim;
@@ -714,11 +705,7 @@ extern "C" __global__ void attention_decode_merge(const float* __restrict__ part
     if (attn::not_a_decode_row(onlySingle, rowSeq, seqStarts, r)) {
         return;
     }
-    int pos = positions[r];
-    int first = window > 0 ? max(0, pos - window + 1) : 0;
-    int len = pos - first + 1;
-    int chunk = attn::split_keys(len, splits);
-    int active = (len + chunk - 1) / chunk;
+    int active = attn::row_split(positions[r], window, splits).active;
     if (active <= 1) {
         return;
     }
