@@ -13,6 +13,5 @@
 #include "soft_cap.cu"
 #include "scale.cu"
 #include "positions.cu"
-#include "attention_biased.cu"
 #include "sigmoid_gated_add.cu"
 #include "moe.cu"

@@ -64,7 +64,6 @@ public final class CudaBackend implements Backend {
     private static final long STAGING_BYTES = 16L << 20;
     private static final long WORKSPACE_BYTES = 64L << 20;
     private static final long GEMM_WORKSPACE_BYTES = 32L << 20;
-    private static final int MAX_HEAD_DIM = 256;
     static final int GEMV_MAX_ROWS = 8;
     private static final int GEMV_WARPS = 8;
     /** gemv.cu's activation codes (GEMV_ACT_*). */
@@ -72,8 +71,6 @@ public final class CudaBackend implements Backend {
     private static final int GEMV_ACT_GELU_TANH = 2;
     private static final int GEMV_ACT_GELU = 3;
     private static final int SAMPLE_THREADS = 1024;
-    /** Keys per chunk of the split decode attention (SPLIT_KEYS in attention.cu). */
-    private static final int ATTENTION_SPLIT_KEYS = 32;
 
     /** How the operations of the current step run. */
     private enum Mode { EAGER, CAPTURE, REPLAY }
@@ -92,8 +89,7 @@ public final class CudaBackend implements Backend {
     private final CudaKernels.Kernel addRmsNorm;
     private final CudaKernels.Kernel ropeRows;
     private final CudaKernels.Kernel ropeStoreKv;
-    private final CudaKernels.Kernel pagedAttention;
-    private final CudaKernels.Kernel attentionMerge;
+    private final PagedAttention pagedAttention;
     private final CudaKernels.Kernel siluMul;
     private final CudaKernels.Kernel geluTanhMul;
     private final CudaKernels.Kernel geluMul;
@@ -110,12 +106,11 @@ public final class CudaBackend implements Backend {
     private final CudaKernels.Kernel sampleTokens;
     private final FamilyKernels family;
     private final CudaMoe moe;
-    /** ALiBi slopes on the device, by value: uploaded once per model. */
-    private final Map<Slopes, Long> slopes = new HashMap<>();
     private final boolean useGemv = !Boolean.getBoolean("mii.cuda.noGemv");
     private final StepInputs inputs;
     private final DecodeGraphs graphs;
     private final Map<Rope, Long> invFreqs = new IdentityHashMap<>();
+    private final Map<float[], Long> alibiSlopes = new IdentityHashMap<>();
     private final long sampledDevice;
     private final MemorySegment sampledHost;
     private final long gemmWorkspace;
@@ -149,6 +144,8 @@ public final class CudaBackend implements Backend {
     private long metaSlots;
     private long metaPositions;
     private long metaRowSeq;
+    private long metaSeqStarts;
+    private int metaNumSeqs;
     private long metaTables;
     private int metaMaxBlocks;
 
@@ -176,8 +173,9 @@ public final class CudaBackend implements Backend {
         this.addRmsNorm = kernels.kernel("add_rms_norm");
         this.ropeRows = kernels.kernel("rope_rows");
         this.ropeStoreKv = kernels.kernel("rope_store_kv");
-        this.pagedAttention = kernels.kernel("paged_attention_split");
-        this.attentionMerge = kernels.kernel("attention_merge");
+        this.pagedAttention = new PagedAttention(kernels, multiprocessors,
+                CudaDriver.deviceAttribute(device, CudaDriver.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN),
+                CudaDriver.deviceAttribute(device, CudaDriver.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR));
         this.siluMul = kernels.kernel("silu_mul");
         this.geluTanhMul = kernels.kernel("gelu_tanh_mul");
         this.geluMul = kernels.kernel("gelu_mul");
@@ -364,6 +362,8 @@ public final class CudaBackend implements Backend {
         metaSlots = inputs.slots;
         metaPositions = inputs.positions;
         metaRowSeq = inputs.rowSeq;
+        metaSeqStarts = inputs.seqStarts;
+        metaNumSeqs = inputs.numSeqs;
         metaTables = inputs.tables;
         metaMaxBlocks = stride;
         stepSampling = sampling;
@@ -827,40 +827,47 @@ public final class CudaBackend implements Backend {
     @Override
     public void attention(KvCache cache, int layer, Tensor q, RaggedBatch batch, int numHeads, int numKvHeads,
                           int headDim, int slidingWindow, float scale, Tensor out) {
+        attention(cache, layer, q, batch, numHeads, numKvHeads, headDim, slidingWindow, scale, null, 0f, out);
+    }
+
+    @Override
+    public void attention(KvCache cache, int layer, Tensor q, RaggedBatch batch, int numHeads, int numKvHeads,
+                          int headDim, int slidingWindow, float scale, float[] alibi, float softCap, Tensor out) {
         current();
         if (replaying()) {
             return;
         }
         flush();
-        if (headDim > MAX_HEAD_DIM) {
-            throw MiiException.unsupported("head size " + headDim + " exceeds the CUDA attention kernel's " + MAX_HEAD_DIM);
+        PagedAttention.dimIndex(headDim);
+        if (alibi != null && alibi.length != numHeads) {
+            throw new IllegalArgumentException(alibi.length + " ALiBi slopes for " + numHeads + " heads");
         }
         CudaTensor qt = CudaTensor.of(q);
         CudaTensor o = CudaTensor.of(out);
         CudaKvCache c = (CudaKvCache) cache;
         requireShape(qt, batch.numRows(), numHeads * headDim, "queries");
         requireShape(o, batch.numRows(), numHeads * headDim, "attention output");
+        long slopes = alibi == null ? 0 : alibiSlopes(alibi);
         metadata(batch);
-        int chunks;
-        if (stepBucket > 0 && batch == metaBatch) {
-            // A graph's launch dimensions are frozen: cover the longest context its block tables can hold.
-            chunks = (metaMaxBlocks * c.blockSize() + ATTENTION_SPLIT_KEYS - 1) / ATTENTION_SPLIT_KEYS;
-        } else {
-            int span = 1;
-            int[] starts = batch.seqStarts();
-            for (int s = 0; s < batch.numSeqs(); s++) {
-                int pos = batch.positions()[starts[s + 1] - 1];
-                span = Math.max(span, slidingWindow > 0 ? Math.min(pos + 1, slidingWindow) : pos + 1);
-            }
-            chunks = (span + ATTENTION_SPLIT_KEYS - 1) / ATTENTION_SPLIT_KEYS;
+        // A graph's launch dimensions are frozen: they may depend on its bucket and block tables, not on the contexts.
+        boolean frozen = stepBucket > 0 && batch == metaBatch;
+        pagedAttention.run(qt.ptr(), o.ptr(), c.keys(layer), c.values(layer),
+                new PagedAttention.Meta(metaPositions, metaRowSeq, metaSeqStarts, metaNumSeqs, metaTables, metaMaxBlocks),
+                batch, frozen, c.blockSize(), numHeads, numKvHeads, headDim, slidingWindow, scale, slopes, softCap,
+                workspace::alloc);
+    }
+
+    /** The ALiBi slopes on the device, uploaded on first use (models pass the same array at every layer). */
+    private long alibiSlopes(float[] slopes) {
+        Long p = alibiSlopes.get(slopes);
+        if (p == null) {
+            requireEager("ALiBi slopes");
+            p = allocOwned(4L * slopes.length);
+            long staged = uploadFloats(slopes);
+            CudaDriver.copyDtoDAsync(p, staged, 4L * slopes.length, stream);
+            alibiSlopes.put(slopes, p);
         }
-        int rows = batch.numRows();
-        long partial = workspace.alloc(4L * rows * numHeads * chunks * (headDim + 2));
-        kernels.args().ptr(qt.ptr()).ptr(partial).ptr(c.keys(layer)).ptr(c.values(layer)).ptr(metaPositions).ptr(metaRowSeq)
-                .ptr(metaTables).i32(metaMaxBlocks).i32(c.blockSize()).i32(numHeads).i32(numKvHeads).i32(headDim)
-                .i32(slidingWindow).f32(scale).run3(pagedAttention, rows, numHeads, chunks, 128);
-        kernels.args().ptr(partial).ptr(o.ptr()).i32(numHeads).i32(headDim).i32(chunks)
-                .run(attentionMerge, rows, numHeads, threadsFor(headDim));
+        return p;
     }
 
     @Override
@@ -1124,81 +1131,6 @@ public final class CudaBackend implements Backend {
         }
     }
 
-    @Override
-    public void attention(KvCache cache, int layer, Tensor q, RaggedBatch batch, int numHeads, int numKvHeads,
-                          int headDim, int slidingWindow, float scale, float[] alibiSlopes, float softCap, Tensor out) {
-        if (alibiSlopes == null && softCap <= 0) {
-            attention(cache, layer, q, batch, numHeads, numKvHeads, headDim, slidingWindow, scale, out);
-            return;
-        }
-        current();
-        if (replaying()) {
-            return;
-        }
-        flush();
-        if (headDim > MAX_HEAD_DIM) {
-            throw MiiException.unsupported("head size " + headDim + " exceeds the CUDA attention kernel's " + MAX_HEAD_DIM);
-        }
-        if (alibiSlopes != null && alibiSlopes.length != numHeads) {
-            throw new IllegalArgumentException(alibiSlopes.length + " ALiBi slopes for " + numHeads + " heads");
-        }
-        CudaTensor qt = CudaTensor.of(q);
-        CudaTensor o = CudaTensor.of(out);
-        CudaKvCache c = (CudaKvCache) cache;
-        requireShape(qt, batch.numRows(), numHeads * headDim, "queries");
-        requireShape(o, batch.numRows(), numHeads * headDim, "attention output");
-        long slopesAt = alibiSlopes == null ? 0 : deviceSlopes(alibiSlopes);
-        metadata(batch);
-        int split = FamilyKernels.ATTENTION_SPLIT_KEYS;
-        int chunks;
-        if (stepBucket > 0 && batch == metaBatch) {
-            // A graph's launch dimensions are frozen: cover the longest context its block tables can hold.
-            chunks = (metaMaxBlocks * c.blockSize() + split - 1) / split;
-        } else {
-            int span = 1;
-            int[] starts = batch.seqStarts();
-            for (int s = 0; s < batch.numSeqs(); s++) {
-                int pos = batch.positions()[starts[s + 1] - 1];
-                span = Math.max(span, slidingWindow > 0 ? Math.min(pos + 1, slidingWindow) : pos + 1);
-            }
-            chunks = (span + split - 1) / split;
-        }
-        int rows = batch.numRows();
-        long partial = workspace.alloc(4L * rows * numHeads * chunks * (headDim + 2));
-        kernels.args().ptr(qt.ptr()).ptr(partial).ptr(c.keys(layer)).ptr(c.values(layer)).ptr(metaPositions).ptr(metaRowSeq)
-                .ptr(metaTables).i32(metaMaxBlocks).i32(c.blockSize()).i32(numHeads).i32(numKvHeads).i32(headDim)
-                .i32(slidingWindow).f32(scale).ptr(slopesAt).f32(softCap)
-                .run3(family.attention(), rows, numHeads, chunks, FamilyKernels.ATTENTION_THREADS);
-        kernels.args().ptr(partial).ptr(o.ptr()).i32(numHeads).i32(headDim).i32(chunks)
-                .run(family.attentionMerge(), rows, numHeads, threadsFor(headDim));
-    }
-
-    /** ALiBi slopes compared by value, as a map key. */
-    private record Slopes(float[] values) {
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof Slopes s && Arrays.equals(values, s.values);
-        }
-
-        @Override
-        public int hashCode() {
-            return Arrays.hashCode(values);
-        }
-    }
-
-    /** The slopes in device memory as FP32, uploaded on their first (eager) use. */
-    private long deviceSlopes(float[] values) {
-        Slopes key = new Slopes(values.clone());
-        Long p = slopes.get(key);
-        if (p == null) {
-            requireEager("ALiBi slopes");
-            p = allocOwned(4L * values.length);
-            long staged = uploadFloats(values);
-            CudaDriver.copyDtoDAsync(p, staged, 4L * values.length, stream);
-            slopes.put(key, p);
-        }
-        return p;
-    }
 
     /** Step memory for {@link CudaMoe}, valid until the next step begins. */
     long scratch(long bytes) {
@@ -1277,7 +1209,10 @@ public final class CudaBackend implements Backend {
         }
     }
 
-    /** Uploads slots, positions, each row's sequence and the block tables of {@code batch}, once per batch. */
+    /**
+     * Uploads slots, positions, each row's sequence, each sequence's first row and the block tables
+     * of {@code batch}, once per batch.
+     */
     private void metadata(RaggedBatch batch) {
         if (batch == metaBatch) {
             return;
@@ -1288,21 +1223,25 @@ public final class CudaBackend implements Backend {
         for (int[] t : batch.blockTables()) {
             maxBlocks = Math.max(maxBlocks, t.length);
         }
-        int[] packed = new int[3 * rows + seqs * maxBlocks];
+        int tablesAt = 3 * rows + seqs + 1;
+        int[] packed = new int[tablesAt + seqs * maxBlocks];
         System.arraycopy(batch.slots(), 0, packed, 0, rows);
         System.arraycopy(batch.positions(), 0, packed, rows, rows);
         int[] starts = batch.seqStarts();
+        System.arraycopy(starts, 0, packed, 3 * rows, seqs + 1);
         for (int s = 0; s < seqs; s++) {
             for (int r = starts[s]; r < starts[s + 1]; r++) {
                 packed[2 * rows + r] = s;
             }
-            System.arraycopy(batch.blockTables()[s], 0, packed, 3 * rows + s * maxBlocks, batch.blockTables()[s].length);
+            System.arraycopy(batch.blockTables()[s], 0, packed, tablesAt + s * maxBlocks, batch.blockTables()[s].length);
         }
         long base = uploadInts(packed);
         metaSlots = base;
         metaPositions = base + 4L * rows;
         metaRowSeq = base + 8L * rows;
-        metaTables = base + 12L * rows;
+        metaSeqStarts = base + 12L * rows;
+        metaNumSeqs = seqs;
+        metaTables = base + 4L * tablesAt;
         metaMaxBlocks = maxBlocks;
         metaBatch = batch;
     }

@@ -25,6 +25,9 @@ final class CudaDriver {
     static final int CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16;
     static final int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75;
     static final int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
+    static final int CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR = 81;
+    static final int CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN = 97;
+    static final int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
     static final int CU_STREAM_NON_BLOCKING = 1;
     static final int CU_EVENT_DEFAULT = 0;
     static final int CUDA_ERROR_OUT_OF_MEMORY = 2;
@@ -60,6 +63,8 @@ final class CudaDriver {
     private static final MethodHandle MODULE_LOAD_DATA = Native.status(LIB, "cuModuleLoadData", ADDRESS, ADDRESS);
     private static final MethodHandle MODULE_UNLOAD = Native.status(LIB, "cuModuleUnload", ADDRESS);
     private static final MethodHandle MODULE_GET_FUNCTION = Native.status(LIB, "cuModuleGetFunction", ADDRESS, ADDRESS, ADDRESS);
+    private static final MethodHandle FUNC_SET_ATTRIBUTE =
+            Native.status(LIB, "cuFuncSetAttribute", ADDRESS, JAVA_INT, JAVA_INT);
     private static final MethodHandle LAUNCH_KERNEL = Native.criticalStatus(LIB, "cuLaunchKernel", ADDRESS,
             JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS);
     private static final MethodHandle EVENT_CREATE = Native.status(LIB, "cuEventCreate", ADDRESS, JAVA_INT);
@@ -264,6 +269,11 @@ final class CudaDriver {
             check(call(() -> (int) MODULE_GET_FUNCTION.invokeExact(v, module, n)), "cuModuleGetFunction(" + name + ")");
             return v.get(ADDRESS, 0);
         }
+    }
+
+    static void funcSetAttribute(MemorySegment fn, int attribute, int value, String name) {
+        check(call(() -> (int) FUNC_SET_ATTRIBUTE.invokeExact(fn, attribute, value)),
+                "cuFuncSetAttribute(" + name + ", " + attribute + ", " + value + ")");
     }
 
     static void launch(MemorySegment fn, int gx, int gy, int gz, int bx, int by, int bz, int sharedBytes,

@@ -198,11 +198,14 @@ final class CudaKernels implements AutoCloseable {
 
     /** Launches {@code k} over a three-dimensional grid. */
     void run3(Kernel k, int gridX, int gridY, int gridZ, int block) {
-        runShared(k, gridX, gridY, gridZ, block, 0);
+        run3(k, gridX, gridY, gridZ, block, 0);
     }
 
-    /** Launches {@code k} with {@code sharedBytes} of dynamic shared memory per block. */
-    void runShared(Kernel k, int gridX, int gridY, int gridZ, int block, int sharedBytes) {
+    /**
+     * Launches {@code k} over a three-dimensional grid with {@code sharedBytes} of dynamic shared
+     * memory (past 48 KiB, after {@link #allowSharedMemory}).
+     */
+    void run3(Kernel k, int gridX, int gridY, int gridZ, int block, int sharedBytes) {
         if (gridX == 0 || gridY == 0 || gridZ == 0) {
             return;
         }
@@ -212,6 +215,11 @@ final class CudaKernels implements AutoCloseable {
             return;
         }
         CudaDriver.launch(k.fn(), gridX, gridY, gridZ, block, 1, 1, sharedBytes, stream, pointers, k.name());
+    }
+
+    /** Lets {@code k} launch with up to {@code bytes} of dynamic shared memory. */
+    static void allowSharedMemory(Kernel k, int bytes) {
+        CudaDriver.funcSetAttribute(k.fn(), CudaDriver.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes, k.name());
     }
 
     // ---- Profiling (-Dmii.cuda.profile=true): GPU time per kernel, each launch timed on its own. ----

@@ -5,22 +5,17 @@ import dev.miij.arch.TransformerSpec.Activation;
 /**
  * The kernels of the operations that families beyond Llama's shape need: LayerNorm (alone and
  * fused with the residual add), activations without a gate and ReLU, scaling, logit soft-capping,
- * learned positions, attention with ALiBi or soft-capped scores, and the sigmoid-gated shared expert.
+ * learned positions, and the sigmoid-gated shared expert (ALiBi and soft-capped scores are options of
+ * the attention kernels themselves).
  */
 record FamilyKernels(CudaKernels.Kernel layerNorm, CudaKernels.Kernel addLayerNorm, CudaKernels.Kernel reluMul,
                      CudaKernels.Kernel activation, CudaKernels.Kernel scale, CudaKernels.Kernel softCap,
-                     CudaKernels.Kernel embedPositions, CudaKernels.Kernel attention, CudaKernels.Kernel attentionMerge,
-                     CudaKernels.Kernel sigmoidGatedAdd) {
-
-    /** Keys per chunk of the biased attention's split (BIASED_SPLIT_KEYS in attention_biased.cu). */
-    static final int ATTENTION_SPLIT_KEYS = 32;
-    /** Threads of one biased-attention CTA (BIASED_WARPS warps). */
-    static final int ATTENTION_THREADS = 128;
+                     CudaKernels.Kernel embedPositions, CudaKernels.Kernel sigmoidGatedAdd) {
 
     static FamilyKernels load(CudaKernels k) {
         return new FamilyKernels(k.kernel("layer_norm"), k.kernel("add_layer_norm"), k.kernel("relu_mul"),
                 k.kernel("activation_rows"), k.kernel("scale_inplace"), k.kernel("soft_cap"), k.kernel("embed_positions"),
-                k.kernel("paged_attention_biased"), k.kernel("attention_biased_merge"), k.kernel("sigmoid_gated_add"));
+                k.kernel("sigmoid_gated_add"));
     }
 
     /** The activation's number in activations.cuh. */

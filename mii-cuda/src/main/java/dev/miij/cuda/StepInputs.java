@@ -7,10 +7,11 @@ import dev.miij.backend.SamplingParams;
 import java.lang.foreign.MemorySegment;
 
 /**
- * A step's inputs on the device: tokens, slots, positions, each row's sequence, the logit rows, the
- * sampling parameters and the block tables, packed into one page-locked buffer and copied to one
- * device buffer in a single copy. The device buffer stays at one address as long as it is big
- * enough, which is what lets a captured graph read each step's inputs from it.
+ * A step's inputs on the device: tokens, slots, positions, each row's sequence, each sequence's
+ * first row, the logit rows, the sampling parameters and the block tables, packed into one
+ * page-locked buffer and copied to one device buffer in a single copy. The device buffer stays at
+ * one address as long as it is big enough, which is what lets a captured graph read each step's
+ * inputs from it.
  *
  * <p>A step may be padded to more rows than its batch has (a graph's bucket): padding rows carry
  * token 0, slot -1 (nothing is written to the cache), position 0, a sequence of their own whose
@@ -34,6 +35,10 @@ final class StepInputs implements AutoCloseable {
     long slots;
     long positions;
     long rowSeq;
+    /** Each sequence's first row, then the row count: numSeqs + 1 ints (padding rows are sequences of one row). */
+    long seqStarts;
+    /** Sequences in the packed step, padding included. */
+    int numSeqs;
     long logitRows;
     long params;
     long tables;
@@ -72,7 +77,7 @@ final class StepInputs implements AutoCloseable {
         boolean padded = rows > realRows;
         int seqs = padded ? rows : batch.numSeqs();
         int logits = padded ? rows : batch.logitRows().length;
-        long words = 4L * rows + logits + (long) logits * PARAM_WORDS + 1 + MAX_EOS + (long) seqs * stride;
+        long words = 4L * rows + seqs + 1 + logits + (long) logits * PARAM_WORDS + 1 + MAX_EOS + (long) seqs * stride;
         long bytes = ((4 * words + 255) & ~255L);
         if (bytes > capacity) {
             grow(Math.max(bytes, capacity * 2));
@@ -96,6 +101,15 @@ final class StepInputs implements AutoCloseable {
             h.setAtIndex(JAVA_INT, at + r, r);
         }
         at += rows;
+        seqStarts = device + 4L * at;
+        numSeqs = seqs;
+        for (int s = 0; s <= batch.numSeqs(); s++) {
+            h.setAtIndex(JAVA_INT, at + s, starts[s]);
+        }
+        for (int s = batch.numSeqs() + 1; s <= seqs; s++) {
+            h.setAtIndex(JAVA_INT, at + s, starts[batch.numSeqs()] + s - batch.numSeqs());
+        }
+        at += seqs + 1;
         logitRows = device + 4L * at;
         int[] lr = batch.logitRows();
         for (int i = 0; i < logits; i++) {

@@ -23,6 +23,7 @@ public final class GpuTests {
     public static void main(String[] args) {
         LauncherDiscoveryRequest request = LauncherDiscoveryRequestBuilder.request()
                 .selectors(selectClass(CudaNoGpuTest.class), selectClass(CudaBackendOpsTest.class),
+                        selectClass(CudaAttentionTest.class),
                         selectClass(CudaFixtureModelsTest.class), selectClass(CudaSamplerTest.class),
                         selectClass(CudaDeviceTest.class), selectClass(CudaFamilyOpsTest.class),
                         selectClass(CudaMoeTest.class), selectClass(CudaMoeLayoutTest.class),
