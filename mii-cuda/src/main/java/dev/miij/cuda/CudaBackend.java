@@ -752,7 +752,7 @@ public final class CudaBackend implements Backend {
             pendingAddY = null;
             flush();
             kernels.args().ptr(xt.ptr()).ptr(delta.ptr()).ptr(w.ptr()).ptr(o.ptr()).i32(xt.cols()).f32(eps)
-                    .run(addRmsNorm, xt.rows(), 1, threadsFor(xt.cols() / 4));
+                    .run(addRmsNorm, xt.rows(), 1, threadsFor(xt.cols() / 8));
             return;
         }
         flush();
@@ -761,7 +761,7 @@ public final class CudaBackend implements Backend {
 
     private void launchRmsNorm(CudaTensor x, CudaTensor w, CudaTensor out, float eps) {
         kernels.args().ptr(x.ptr()).ptr(w.ptr()).ptr(out.ptr()).i32(x.cols()).f32(eps)
-                .run(rmsNormK, x.rows(), 1, threadsFor(x.cols() / 4));
+                .run(rmsNormK, x.rows(), 1, threadsFor(x.cols() / 8));
     }
 
     @Override
