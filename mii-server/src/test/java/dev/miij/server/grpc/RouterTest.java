@@ -158,6 +158,21 @@ class RouterTest {
     }
 
     @Test
+    void aStreamThatBreaksBeforeItsFirstTextIsRetriedAndShowsNothingOfTheFirstReplica() {
+        replicas.get(0).mode = FakeReplica.Mode.BREAK_BEFORE_TEXT;
+        for (int i = 0; i < 4; i++) {
+            List<MultiGenerationReply> replies = new ArrayList<>();
+            stub.generatorReplyStream(req("s" + i)).forEachRemaining(replies::add);
+            StringBuilder text = new StringBuilder();
+            replies.forEach(r -> text.append(r.getResponse(0).getResponse()));
+            assertEquals("r1:ab", text.toString(), "stream " + i);
+            assertTrue(replies.stream().allMatch(r -> r.getResponse(0).getTokenIdsCount() == 0),
+                    "no piece of the broken stream reaches the client: " + replies);
+        }
+        assertTrue(replicas.get(0).calls.get() > 0, "the breaking replica was tried");
+    }
+
+    @Test
     void errorsOtherThanUnavailablePassThroughUnchanged() {
         replicas.forEach(r -> r.mode = FakeReplica.Mode.INVALID);
         StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> answer("x"));
