@@ -150,6 +150,9 @@ public final class Deployment {
                     ports.stream().map(p -> -1L).toList(), Instant.now().toString(), false,
                     logFile == null ? null : logFile.toString());
             registry.write(entry);
+            if (discovery == null) {
+                registry.writeReplicaKey(spec.name(), replicaKey);
+            }
         }
         if (discovery != null) {
             LOG.info("discovering replicas: " + discovery.describe());
