@@ -293,9 +293,6 @@ class DeploymentTest {
     }
 
     /** One request of the load: when it was sent, and how it ended. */
-    record Outcome(long sentNanos, Throwable error) {
-    }
-
     static HttpResponse<String> http(String method, String path, String body) throws Exception {
         HttpRequest.Builder r = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + entry.restfulApiPort() + path))
                 .timeout(java.time.Duration.ofSeconds(30));
@@ -321,38 +318,73 @@ class DeploymentTest {
         assertTrue(metrics.contains("mii_generation_tokens_total{replica=\"1\"}"), metrics);
     }
 
+    /**
+     * One request of the kill test: when it was sent and ended, whether it streamed, whether text had
+     * arrived before it ended, and its error (null: the expected answer).
+     */
+    record Outcome(long sentNanos, long endNanos, boolean streamed, boolean output, Throwable error) {
+    }
+
+    /** Sends one request, unary or streamed, and describes how it went. */
+    static Outcome send(String prompt, boolean stream) {
+        long sent = System.nanoTime();
+        StringBuilder got = new StringBuilder();
+        try {
+            var s = stub.withDeadlineAfter(30, TimeUnit.SECONDS);
+            if (stream) {
+                s.generatorReplyStream(request(List.of(prompt))).forEachRemaining(r -> got.append(r.getResponse(0).getResponse()));
+            } else {
+                got.append(s.generatorReply(request(List.of(prompt))).getResponse(0).getResponse());
+            }
+            Throwable wrong = got.toString().equals(expected.get(prompt)) ? null
+                    : new AssertionError("wrong answer for " + prompt + ": " + got);
+            return new Outcome(sent, System.nanoTime(), stream, !got.isEmpty(), wrong);
+        } catch (RuntimeException e) {
+            return new Outcome(sent, System.nanoTime(), stream, !got.isEmpty(), e);
+        }
+    }
+
+    static void signal(String signal, long pid) throws Exception {
+        Process p = new ProcessBuilder("kill", "-" + signal, String.valueOf(pid)).redirectErrorStream(true).start();
+        assertEquals(0, p.waitFor(), "kill -" + signal + " " + pid + ": " + new String(p.getInputStream().readAllBytes()));
+    }
+
+    /**
+     * Under load, replica 0 is stopped (SIGSTOP) while a burst of requests arrives, so that some of them
+     * wait on it without output, then killed (SIGKILL). No request that had not begun its output may fail:
+     * unary requests never (their output comes whole at the end), streams only once text had arrived; the
+     * burst all succeeds, and requests sent after the kill too. The replica is restarted and serves again.
+     */
     @Test
     @Order(8)
-    void aKilledReplicaIsRestartedAndRequestsSentAfterTheKillDoNotFail() throws Exception {
+    void aKilledReplicaFailsNoRequestThatHadNotStartedOutputAndIsRestarted() throws Exception {
         long victim = entry.replicaPids().getFirst();
         int victimPort = entry.replicaPorts().getFirst();
         List<String> prompts = new ArrayList<>(expected.keySet());
         ConcurrentLinkedQueue<Outcome> outcomes = new ConcurrentLinkedQueue<>();
         AtomicBoolean running = new AtomicBoolean(true);
         ExecutorService load = Executors.newFixedThreadPool(4);
+        ExecutorService burst = Executors.newFixedThreadPool(12);
+        List<java.util.concurrent.Future<Outcome>> burstOutcomes = new ArrayList<>();
         try {
             for (int w = 0; w < 4; w++) {
                 int worker = w;
                 load.submit(() -> {
                     for (int i = 0; running.get(); i++) {
-                        String p = prompts.get((worker + i) % prompts.size());
-                        long sent = System.nanoTime();
-                        try {
-                            String got = (worker + i) % 2 == 0
-                                    ? stub.withDeadlineAfter(30, TimeUnit.SECONDS).generatorReply(request(List.of(p)))
-                                            .getResponse(0).getResponse()
-                                    : streamed(stub.withDeadlineAfter(30, TimeUnit.SECONDS), p);
-                            outcomes.add(new Outcome(sent, got.equals(expected.get(p)) ? null
-                                    : new AssertionError("wrong answer for " + p + ": " + got)));
-                        } catch (RuntimeException e) {
-                            outcomes.add(new Outcome(sent, e));
-                        }
+                        outcomes.add(send(prompts.get((worker + i) % prompts.size()), (worker + i) % 2 == 1));
                     }
                 });
             }
             Thread.sleep(700);
+            signal("STOP", victim);
+            for (int i = 0; i < 12; i++) {
+                String p = prompts.get(i % prompts.size());
+                boolean stream = i % 2 == 0;
+                burstOutcomes.add(burst.submit(() -> send(p, stream)));
+            }
+            Thread.sleep(500);
             long killed = System.nanoTime();
-            ProcessHandle.of(victim).orElseThrow().destroyForcibly();
+            signal("KILL", victim);
             Registry registry = new Registry(stateDir);
             long restartedPid = -1;
             long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(40);
@@ -375,6 +407,23 @@ class DeploymentTest {
             running.set(false);
             load.shutdown();
             assertTrue(load.awaitTermination(40, TimeUnit.SECONDS));
+            int heldByTheStoppedReplica = 0;
+            for (var f : burstOutcomes) {
+                Outcome o = f.get(40, TimeUnit.SECONDS);
+                if (o.error() != null) {
+                    throw new AssertionError("a request sent while replica 0 was stopped failed\n" + log(), o.error());
+                }
+                if (o.endNanos() > killed) {
+                    heldByTheStoppedReplica++;
+                }
+            }
+            assertTrue(heldByTheStoppedReplica > 0, "some of the burst waited on the stopped replica and was retried");
+            for (Outcome o : outcomes) {
+                if (o.error() != null && (!o.streamed() || !o.output())) {
+                    throw new AssertionError("a " + (o.streamed() ? "stream" : "unary request") + " failed before its"
+                            + " output began\n" + log(), o.error());
+                }
+            }
             List<Outcome> afterKill = outcomes.stream().filter(o -> o.sentNanos() > killed).toList();
             assertTrue(afterKill.size() > 10, "load kept going after the kill: " + afterKill.size());
             for (Outcome o : afterKill) {
@@ -392,6 +441,8 @@ class DeploymentTest {
         } finally {
             running.set(false);
             load.shutdownNow();
+            burst.shutdownNow();
+            ProcessHandle.of(victim).ifPresent(ProcessHandle::destroyForcibly);
         }
         entry = new Registry(stateDir).find(name).orElseThrow();
         remember(entry);
