@@ -175,8 +175,13 @@ public final class Engine implements AutoCloseable {
             return;
         }
         int rows = 0;
+        long scheduled = System.nanoTime();
         for (Scheduler.Slice s : plan) {
             rows += s.numTokens();
+            if (s.seq().scheduledNanos == 0) {
+                s.seq().scheduledNanos = scheduled;
+                stats.recordQueueTime(scheduled - s.seq().submittedNanos);
+            }
         }
         int[] tokens = new int[rows];
         int[] positions = new int[rows];

@@ -112,10 +112,6 @@ public final class PipelineService implements GenerationService {
     @Override
     public List<EngineSample> engineSamples() {
         EngineStats s = pipeline.engine().stats();
-        java.util.Map<String, Long> engine = new java.util.LinkedHashMap<>();
-        for (dev.miij.server.grpc.EngineStatsRpc.Metric m : dev.miij.server.grpc.EngineStatsRpc.METRICS) {
-            engine.put(m.key(), m.read().applyAsLong(s));
-        }
-        return List.of(new EngineSample(-1, engine, java.util.Map.of()));
+        return List.of(new EngineSample(-1, dev.miij.server.grpc.EngineStatsRpc.values(s), java.util.Map.of()));
     }
 }
