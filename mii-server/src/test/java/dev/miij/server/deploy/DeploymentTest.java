@@ -1,5 +1,7 @@
 package dev.miij.server.deploy;
 
+import java.util.Arrays;
+import dev.miij.testing.Fixtures;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -16,7 +18,6 @@ import dev.miij.PipelineOptions;
 import dev.miij.Response;
 import dev.miij.engine.EngineConfig;
 import dev.miij.server.grpc.EngineStatsRpc;
-import dev.miij.server.grpc.TestFixtures;
 import dev.miij.server.grpc.WireKwargs;
 import dev.miij.server.grpc.proto.ModelResponseGrpc;
 import dev.miij.server.grpc.proto.MultiGenerationReply;
@@ -85,15 +86,13 @@ class DeploymentTest {
 
     @BeforeAll
     static void serve() throws Exception {
-        JsonNode cases = TestFixtures.cases(TestFixtures.LLAMA2);
-        List<String> prompts = new ArrayList<>();
-        cases.forEach(c -> prompts.add(c.get("prompt").asText()));
+        List<Fixtures.Case> cases = Fixtures.cases("llama2");
+        List<String> prompts = cases.stream().map(Fixtures.Case::prompt).toList();
         expected = new java.util.LinkedHashMap<>();
-        try (Pipeline p = Mii.pipeline(TestFixtures.LLAMA2.toString(), PipelineOptions.defaults().withEngine(engine()))) {
+        try (Pipeline p = Mii.pipeline(Fixtures.dir("llama2").toString(), PipelineOptions.defaults().withEngine(engine()))) {
             List<Response> rs = p.generate(prompts, greedy());
             for (int i = 0; i < prompts.size(); i++) {
-                List<Integer> reference = new ArrayList<>();
-                cases.get(i).get("greedy_ids").forEach(id -> reference.add(id.asInt()));
+                List<Integer> reference = Arrays.stream(cases.get(i).greedyIds()).boxed().toList();
                 assertEquals(reference.subList(0, NEW_TOKENS), rs.get(i).tokenIds(), "the pipeline matches transformers");
                 expected.put(prompts.get(i), rs.get(i).generatedText());
             }
@@ -104,7 +103,7 @@ class DeploymentTest {
         System.setProperty(Deployment.WATCH_PID, String.valueOf(ProcessHandle.current().pid()));
         name = "it-" + ProcessHandle.current().pid();
         try {
-            client = Mii.serve(TestFixtures.LLAMA2.toString(), DeploymentOptions.defaults().withDeploymentName(name)
+            client = Mii.serve(Fixtures.dir("llama2").toString(), DeploymentOptions.defaults().withDeploymentName(name)
                     .withReplicaNum(2).withPortNumber(0).withRestfulApi(true, "127.0.0.1", 0).withEngine(engine()));
         } finally {
             new Registry(stateDir).find(name).ifPresent(DeploymentTest::remember);
@@ -255,7 +254,7 @@ class DeploymentTest {
         }
         MiiException missing = assertThrows(MiiException.class, () -> Mii.client("no-such-deployment"));
         assertEquals(MiiException.Kind.NOT_FOUND, missing.kind());
-        MiiException twice = assertThrows(MiiException.class, () -> Mii.serve(TestFixtures.LLAMA2.toString(),
+        MiiException twice = assertThrows(MiiException.class, () -> Mii.serve(Fixtures.dir("llama2").toString(),
                 DeploymentOptions.defaults().withDeploymentName(name).withPortNumber(0)));
         assertTrue(twice.getMessage().contains("already running"), twice.getMessage());
     }

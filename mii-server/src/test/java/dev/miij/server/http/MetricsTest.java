@@ -1,6 +1,5 @@
 package dev.miij.server.http;
 
-import static dev.miij.server.http.HttpTestSupport.fixture;
 import static dev.miij.server.http.HttpTestSupport.get;
 import static dev.miij.server.http.HttpTestSupport.post;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -15,6 +14,7 @@ import dev.miij.server.EngineSample;
 import dev.miij.server.GenerationService;
 import dev.miij.server.PipelineService;
 import dev.miij.server.grpc.EngineStatsRpc;
+import dev.miij.testing.Fixtures;
 import dev.miij.tokenizer.TokenizerConfig;
 import java.net.http.HttpResponse;
 import java.util.HashMap;
@@ -39,7 +39,7 @@ class MetricsTest {
 
     @BeforeAll
     static void start() {
-        pipe = HttpTestSupport.pipeline(fixture("llama2"));
+        pipe = HttpTestSupport.pipeline(Fixtures.dir("llama2"));
         http = HttpFrontend.start(new PipelineService(pipe, "tiny", "llama2"), "127.0.0.1", 0, null);
     }
 
@@ -119,7 +119,7 @@ class MetricsTest {
 
     @Test
     void queueTimeIsAHistogramOfTheEnginesRequests() throws Exception {
-        try (Pipeline p = HttpTestSupport.pipeline(fixture("llama2"));
+        try (Pipeline p = HttpTestSupport.pipeline(Fixtures.dir("llama2"));
              HttpFrontend own = HttpFrontend.start(new PipelineService(p, "tiny", "llama2"), "127.0.0.1", 0, null)) {
             assertEquals(200, post(own, "/mii/tiny", "{\"prompts\": [\"Hello\", \"The quick brown fox\", \"A\"], "
                     + "\"max_new_tokens\": 3, \"do_sample\": false}").statusCode());

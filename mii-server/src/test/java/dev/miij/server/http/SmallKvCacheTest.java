@@ -12,6 +12,7 @@ import dev.miij.server.grpc.BackendPool;
 import dev.miij.server.grpc.ReplicaServer;
 import dev.miij.server.grpc.ReplicatedService;
 import dev.miij.server.grpc.Router;
+import dev.miij.testing.Fixtures;
 import dev.miij.tokenizer.Tokenizer;
 import java.net.InetSocketAddress;
 import java.net.http.HttpResponse;
@@ -41,9 +42,9 @@ class SmallKvCacheTest {
 
     @Test
     void thirtyTwoLongStreamsThroughAFewBlockCacheAllFinish() throws Exception {
-        List<HttpTestSupport.Case> cases = HttpTestSupport.cases("llama2");
+        List<Fixtures.Case> cases = Fixtures.cases("llama2");
         EngineConfig engine = EngineConfig.defaults().withKvBlockSize(BLOCK).withNumKvBlocks(BLOCKS);
-        Pipeline pipeline = Mii.pipeline(HttpTestSupport.fixture("llama2").toString(),
+        Pipeline pipeline = Mii.pipeline(Fixtures.dir("llama2").toString(),
                 PipelineOptions.defaults().withEngine(engine));
         ScheduledExecutorService timer = Executors.newScheduledThreadPool(1);
         ReplicaServer replica = ReplicaServer.start("127.0.0.1", 0, null, () -> { });
@@ -53,14 +54,14 @@ class SmallKvCacheTest {
             replica.serve(new PipelineService(pipeline, "small", "small"));
             pool.startHealthChecks(timer, 100);
             HttpTestSupport.eventually("the replica is up", pool::allUp);
-            Tokenizer tokenizer = Tokenizer.fromModelFolder(HttpTestSupport.fixture("llama2"));
+            Tokenizer tokenizer = Tokenizer.fromModelFolder(Fixtures.dir("llama2"));
             http = HttpFrontend.start(new ReplicatedService(new Router(pool, timer, 5000), "small", "small", tokenizer),
                     "127.0.0.1", 0, null);
             HttpFrontend front = http;
             List<CompletableFuture<HttpResponse<String>>> answers = new ArrayList<>();
             List<Integer> newTokens = new ArrayList<>();
             for (int i = 0; i < REQUESTS; i++) {
-                HttpTestSupport.Case c = cases.get(i % cases.size());
+                Fixtures.Case c = cases.get(i % cases.size());
                 // As long as the cache allows: prompt and output fill all four blocks but the last few slots.
                 int promptTokens = pipeline.encode(c.prompt()).length;
                 int tokens = BLOCK * BLOCKS - promptTokens - (i % 3);
@@ -95,7 +96,8 @@ class SmallKvCacheTest {
                 assertEquals("length", response.json().get("finish_reason").asText());
                 assertEquals((int) newTokens.get(i), response.json().get("generated_length").asInt());
                 assertEquals((int) newTokens.get(i), ids.size());
-                HttpTestSupport.checkGreedy(cases.get(i % cases.size()), ids);
+                Fixtures.checkGreedy("request " + i, cases.get(i % cases.size()),
+                        ids.stream().mapToInt(Integer::intValue).toArray());
             }
             long preemptions = pipeline.engine().stats().preemptions;
             assertTrue(preemptions > 0, "a cache for one request at a time under 32 must preempt, got " + preemptions);
