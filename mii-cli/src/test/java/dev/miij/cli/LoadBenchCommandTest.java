@@ -22,7 +22,7 @@ import dev.miij.server.deploy.RegistryEntry;
 import dev.miij.server.grpc.BackendPool;
 import dev.miij.server.grpc.BalancerServer;
 import dev.miij.server.grpc.ReplicaServer;
-import dev.miij.server.grpc.Router;
+import dev.miij.server.grpc.ReplicaRouter;
 import dev.miij.server.http.HttpFrontend;
 import dev.miij.tokenizer.TokenizerConfig;
 import java.io.IOException;
@@ -75,7 +75,7 @@ class LoadBenchCommandTest {
         replica.serve(service);
         timer = Executors.newScheduledThreadPool(1);
         pool = new BackendPool(List.of(new InetSocketAddress("127.0.0.1", replica.port())));
-        Router router = new Router(pool, timer, 5000);
+        ReplicaRouter router = new ReplicaRouter(pool, timer, 5000);
         pool.startHealthChecks(timer, 100);
         balancer = BalancerServer.start("127.0.0.1", 0, router, () -> { });
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
@@ -231,7 +231,7 @@ class LoadBenchCommandTest {
         ReplicaServer keyed = ReplicaServer.start("127.0.0.1", 0, null, () -> { }, key);
         keyed.serve(service);
         BackendPool keyedPool = new BackendPool(List.of(new InetSocketAddress("127.0.0.1", keyed.port())), key);
-        BalancerServer front = BalancerServer.start("127.0.0.1", 0, new Router(keyedPool, timer, 5000), () -> { });
+        BalancerServer front = BalancerServer.start("127.0.0.1", 0, new ReplicaRouter(keyedPool, timer, 5000), () -> { });
         try {
             keyedPool.startHealthChecks(timer, 100);
             long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);

@@ -87,7 +87,7 @@ public final class GrpcClient implements Client {
     @Override
     public CompletableFuture<Response> stream(String prompt, GenerationOptions options, StreamListener listener) {
         ReplyStream replies = new ReplyStream(listener);
-        ClientCall<MultiStringRequest, MultiGenerationReply> call = channel.newCall(Router.STREAM, CallOptions.DEFAULT);
+        ClientCall<MultiStringRequest, MultiGenerationReply> call = channel.newCall(ReplicaRouter.STREAM, CallOptions.DEFAULT);
         ClientCalls.asyncServerStreamingCall(call, ReplicatedService.request(List.of(prompt), options), replies);
         CompletableFuture<Response> result = replies.result();
         // Cancelling the future cancels the request on the deployment.

@@ -28,12 +28,12 @@ import java.util.concurrent.CompletableFuture;
  */
 public final class ReplicatedService implements GenerationService {
 
-    private final Router router;
+    private final ReplicaRouter router;
     private final String deploymentName;
     private final String modelName;
     private final Tokenizer tokenizer;
 
-    public ReplicatedService(Router router, String deploymentName, String modelName, Tokenizer tokenizer) {
+    public ReplicatedService(ReplicaRouter router, String deploymentName, String modelName, Tokenizer tokenizer) {
         this.router = router;
         this.deploymentName = deploymentName;
         this.modelName = modelName;
@@ -57,7 +57,7 @@ public final class ReplicatedService implements GenerationService {
     @Override
     public CompletableFuture<List<Response>> generate(List<String> prompts, GenerationOptions options) {
         CompletableFuture<List<Response>> result = new CompletableFuture<>();
-        Router.Forward f = router.forward(Router.UNARY, request(prompts, options), null, new StreamObserver<>() {
+        ReplicaRouter.Forward f = router.forward(ReplicaRouter.UNARY, request(prompts, options), null, new StreamObserver<>() {
             private final List<Response> responses = new ArrayList<>();
 
             @Override
@@ -87,7 +87,7 @@ public final class ReplicatedService implements GenerationService {
     @Override
     public Stream stream(String prompt, GenerationOptions options, StreamListener listener) {
         ReplyStream replies = new ReplyStream(listener);
-        Router.Forward f = router.forward(Router.STREAM, request(List.of(prompt), options), null, replies);
+        ReplicaRouter.Forward f = router.forward(ReplicaRouter.STREAM, request(List.of(prompt), options), null, replies);
         return new Stream() {
             @Override
             public CompletableFuture<Response> result() {
@@ -111,7 +111,7 @@ public final class ReplicatedService implements GenerationService {
         }
         MultiStringRequest request = MultiStringRequest.newBuilder().addPromptTokenIds(ids)
                 .putAllQueryKwargs(WireKwargs.of(options)).build();
-        Router.Forward f = router.forward(Router.STREAM, request, null, replies);
+        ReplicaRouter.Forward f = router.forward(ReplicaRouter.STREAM, request, null, replies);
         return new Stream() {
             @Override
             public CompletableFuture<Response> result() {

@@ -137,7 +137,7 @@ public final class HttpFrontend implements AutoCloseable {
         HttpFrontend frontend = new HttpFrontend(server, connector, executor,
                 metrics == null ? new Metrics() : metrics, limits);
         frontend.metrics.register(service);
-        Router router = new Router(service, frontend.metrics, apiKeyOrNull, limits, frontend::ready, frontend.inFlight);
+        HttpRouter router = new HttpRouter(service, frontend.metrics, apiKeyOrNull, limits, frontend::ready, frontend.inFlight);
         server.setHandler(new Handler.Abstract.NonBlocking() {
             @Override
             public boolean handle(Request request, Response response, Callback callback) {

@@ -60,9 +60,9 @@ class GrpcClientTest {
     void cancellingTheStreamFutureCancelsTheCall() {
         server.mode = FakeReplica.Mode.HOLD;
         CompletableFuture<Response> f = client.stream("x", GenerationOptions.defaults(), (text, ids) -> { });
-        RouterTest.await(() -> server.held.size() == 1);
+        ReplicaRouterTest.await(() -> server.held.size() == 1);
         f.cancel(true);
-        RouterTest.await(() -> server.cancelled.get() == 1);
+        ReplicaRouterTest.await(() -> server.cancelled.get() == 1);
     }
 
     @Test
@@ -132,7 +132,7 @@ class GrpcClientTest {
     void thePublisherDeliversOnlyWhatWasRequested() throws Exception {
         Recorder r = new Recorder(2);
         client.streamPublisher("x", GenerationOptions.defaults()).subscribe(r);
-        RouterTest.await(() -> r.count() == 2);
+        ReplicaRouterTest.await(() -> r.count() == 2);
         Thread.sleep(200);
         assertEquals(2, r.count(), "no more than requested");
         r.subscription.request(Long.MAX_VALUE);
@@ -154,9 +154,9 @@ class GrpcClientTest {
         server.mode = FakeReplica.Mode.HOLD;
         Recorder r = new Recorder(1);
         client.streamPublisher("x", GenerationOptions.defaults()).subscribe(r);
-        RouterTest.await(() -> r.count() == 1);
+        ReplicaRouterTest.await(() -> r.count() == 1);
         r.subscription.cancel();
-        RouterTest.await(() -> server.cancelled.get() == 1);
+        ReplicaRouterTest.await(() -> server.cancelled.get() == 1);
     }
 
     @Test

@@ -91,7 +91,7 @@ class DisconnectTest {
     @Test
     void aClientLeavingBeforeItsBodyEndedIsNotAServerError() throws Exception {
         RecordingService service = new RecordingService(new PipelineService(pipe, "tiny", "llama2"), 0);
-        java.util.logging.Logger routerLog = java.util.logging.Logger.getLogger(Router.class.getName());
+        java.util.logging.Logger routerLog = java.util.logging.Logger.getLogger(HttpRouter.class.getName());
         java.util.List<java.util.logging.LogRecord> logged = new java.util.concurrent.CopyOnWriteArrayList<>();
         java.util.logging.Handler recorder = new java.util.logging.Handler() {
             @Override

@@ -11,7 +11,7 @@ import dev.miij.server.PipelineService;
 import dev.miij.server.grpc.BackendPool;
 import dev.miij.server.grpc.ReplicaServer;
 import dev.miij.server.grpc.ReplicatedService;
-import dev.miij.server.grpc.Router;
+import dev.miij.server.grpc.ReplicaRouter;
 import dev.miij.testing.Fixtures;
 import dev.miij.tokenizer.Tokenizer;
 import java.net.InetSocketAddress;
@@ -55,7 +55,7 @@ class SmallKvCacheTest {
             pool.startHealthChecks(timer, 100);
             HttpTestSupport.eventually("the replica is up", pool::allUp);
             Tokenizer tokenizer = Tokenizer.fromModelFolder(Fixtures.dir("llama2"));
-            http = HttpFrontend.start(new ReplicatedService(new Router(pool, timer, 5000), "small", "small", tokenizer),
+            http = HttpFrontend.start(new ReplicatedService(new ReplicaRouter(pool, timer, 5000), "small", "small", tokenizer),
                     "127.0.0.1", 0, null);
             HttpFrontend front = http;
             List<CompletableFuture<HttpResponse<String>>> answers = new ArrayList<>();

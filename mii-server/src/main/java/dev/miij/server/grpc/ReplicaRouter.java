@@ -27,11 +27,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * retry never shows the client anything of the failed attempt.
  *
  * <pre>{@code
- * Router.Forward f = router.forward(Router.UNARY, request, null, observer);
+ * ReplicaRouter.Forward f = router.forward(ReplicaRouter.UNARY, request, null, observer);
  * f.cancel();   // if the caller goes away
  * }</pre>
  */
-public final class Router {
+public final class ReplicaRouter {
 
     public static final MethodDescriptor<MultiStringRequest, MultiGenerationReply> UNARY =
             ModelResponseGrpc.getGeneratorReplyMethod();
@@ -46,7 +46,7 @@ public final class Router {
     private final AtomicInteger inFlight = new AtomicInteger();
     private volatile boolean closed;
 
-    public Router(BackendPool pool, ScheduledExecutorService timer, long waitForReplicaMillis) {
+    public ReplicaRouter(BackendPool pool, ScheduledExecutorService timer, long waitForReplicaMillis) {
         this.pool = pool;
         this.timer = timer;
         this.waitForReplicaMillis = waitForReplicaMillis;

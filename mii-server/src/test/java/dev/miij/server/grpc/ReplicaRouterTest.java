@@ -36,12 +36,12 @@ import org.junit.jupiter.api.Timeout;
 
 /** The load balancer in this process, in front of stand-in replicas on real sockets. */
 @Timeout(30)
-class RouterTest {
+class ReplicaRouterTest {
 
     ScheduledExecutorService timer;
     List<FakeReplica> replicas;
     BackendPool pool;
-    Router router;
+    ReplicaRouter router;
     BalancerServer balancer;
     ManagedChannel channel;
     ModelResponseGrpc.ModelResponseBlockingStub stub;
@@ -52,7 +52,7 @@ class RouterTest {
         timer = Executors.newScheduledThreadPool(2);
         replicas = new ArrayList<>(List.of(new FakeReplica("r0", 0), new FakeReplica("r1", 0)));
         pool = new BackendPool(replicas.stream().map(r -> new InetSocketAddress("127.0.0.1", r.port())).toList());
-        router = new Router(pool, timer, 5000);
+        router = new ReplicaRouter(pool, timer, 5000);
         pool.startHealthChecks(timer, 100);
         balancer = BalancerServer.start("127.0.0.1", 0, router, terminated::countDown);
         channel = NettyChannelBuilder.forAddress("127.0.0.1", balancer.port()).usePlaintext().build();
@@ -198,7 +198,7 @@ class RouterTest {
     void aCancelledCallIsCancelledOnItsReplica() {
         replicas.forEach(r -> r.mode = FakeReplica.Mode.HOLD);
         CountDownLatch firstPiece = new CountDownLatch(1);
-        var call = channel.newCall(Router.STREAM, io.grpc.CallOptions.DEFAULT);
+        var call = channel.newCall(ReplicaRouter.STREAM, io.grpc.CallOptions.DEFAULT);
         io.grpc.stub.ClientCalls.asyncServerStreamingCall(call, req("x"), new StreamObserver<MultiGenerationReply>() {
             @Override
             public void onNext(MultiGenerationReply value) {
