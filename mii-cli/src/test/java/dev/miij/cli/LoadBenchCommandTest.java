@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.miij.Generation;
 import dev.miij.GenerationOptions;
 import dev.miij.Mii;
 import dev.miij.MiiException;
@@ -21,8 +22,8 @@ import dev.miij.server.deploy.Registry;
 import dev.miij.server.deploy.RegistryEntry;
 import dev.miij.server.grpc.BackendPool;
 import dev.miij.server.grpc.BalancerServer;
-import dev.miij.server.grpc.ReplicaServer;
 import dev.miij.server.grpc.ReplicaRouter;
+import dev.miij.server.grpc.ReplicaServer;
 import dev.miij.server.http.HttpFrontend;
 import dev.miij.tokenizer.TokenizerConfig;
 import java.io.IOException;
@@ -354,7 +355,7 @@ class LoadBenchCommandTest {
         }
 
         @Override
-        public Stream stream(String prompt, GenerationOptions options, StreamListener listener) {
+        public Generation stream(String prompt, GenerationOptions options, StreamListener listener) {
             return delegate.stream(prompt, options, listener);
         }
 

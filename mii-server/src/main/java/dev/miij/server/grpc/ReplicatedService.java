@@ -1,5 +1,6 @@
 package dev.miij.server.grpc;
 
+import dev.miij.Generation;
 import dev.miij.GenerationOptions;
 import dev.miij.Response;
 import dev.miij.engine.StreamListener;
@@ -85,25 +86,14 @@ public final class ReplicatedService implements GenerationService {
     }
 
     @Override
-    public Stream stream(String prompt, GenerationOptions options, StreamListener listener) {
+    public Generation stream(String prompt, GenerationOptions options, StreamListener listener) {
         ReplyStream replies = new ReplyStream(listener);
         ReplicaRouter.Forward f = router.forward(ReplicaRouter.STREAM, request(List.of(prompt), options), null, replies);
-        return new Stream() {
-            @Override
-            public CompletableFuture<Response> result() {
-                return replies.result();
-            }
-
-            @Override
-            public void cancel() {
-                replies.cancelling();
-                f.cancel();
-            }
-        };
+        return replies.generation(f::cancel);
     }
 
     @Override
-    public Stream stream(int[] promptIds, GenerationOptions options, StreamListener listener) {
+    public Generation stream(int[] promptIds, GenerationOptions options, StreamListener listener) {
         ReplyStream replies = new ReplyStream(listener);
         dev.miij.server.grpc.proto.TokenIds.Builder ids = dev.miij.server.grpc.proto.TokenIds.newBuilder();
         for (int id : promptIds) {
@@ -112,18 +102,7 @@ public final class ReplicatedService implements GenerationService {
         MultiStringRequest request = MultiStringRequest.newBuilder().addPromptTokenIds(ids)
                 .putAllQueryKwargs(WireKwargs.of(options)).build();
         ReplicaRouter.Forward f = router.forward(ReplicaRouter.STREAM, request, null, replies);
-        return new Stream() {
-            @Override
-            public CompletableFuture<Response> result() {
-                return replies.result();
-            }
-
-            @Override
-            public void cancel() {
-                replies.cancelling();
-                f.cancel();
-            }
-        };
+        return replies.generation(f::cancel);
     }
 
     @Override

@@ -243,7 +243,7 @@ class DeploymentTest {
         try (Client c = Mii.client(name)) {
             assertEquals(expected.get("Hello"), c.generate(List.of("Hello"), greedy()).getFirst().generatedText());
             StringBuilder pieces = new StringBuilder();
-            Response r = c.stream("Hello", greedy(), (text, ids) -> pieces.append(text)).get(30, TimeUnit.SECONDS);
+            Response r = c.stream("Hello", greedy(), (text, ids) -> pieces.append(text)).result().get(30, TimeUnit.SECONDS);
             assertEquals(expected.get("Hello"), pieces.toString());
             assertEquals(expected.get("Hello"), r.generatedText());
             assertEquals(NEW_TOKENS, r.generatedLength());

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.miij.Generation;
 import dev.miij.GenerationOptions;
 import dev.miij.MiiException;
 import dev.miij.Response;
@@ -50,19 +51,22 @@ class GrpcClientTest {
     @Test
     void streamReportsPiecesThenTheWholeResponse() throws Exception {
         List<String> pieces = new ArrayList<>();
-        Response r = client.stream("x", GenerationOptions.defaults(), (text, ids) -> pieces.add(text)).get(5, TimeUnit.SECONDS);
+        Response r = client.stream("x", GenerationOptions.defaults(), (text, ids) -> pieces.add(text)).result()
+                .get(5, TimeUnit.SECONDS);
         assertEquals(List.of("s", ":", "a", "b"), pieces);
         assertEquals("s:ab", r.generatedText());
         assertEquals(Response.FinishReason.STOP, r.finishReason());
     }
 
     @Test
-    void cancellingTheStreamFutureCancelsTheCall() {
+    void cancellingTheStreamCancelsTheCall() throws Exception {
         server.mode = FakeReplica.Mode.HOLD;
-        CompletableFuture<Response> f = client.stream("x", GenerationOptions.defaults(), (text, ids) -> { });
+        Generation g = client.stream("x", GenerationOptions.defaults(), (text, ids) -> { });
         ReplicaRouterTest.await(() -> server.held.size() == 1);
-        f.cancel(true);
+        g.cancel();
         ReplicaRouterTest.await(() -> server.cancelled.get() == 1);
+        assertEquals(Response.FinishReason.CANCELLED, g.result().get(5, TimeUnit.SECONDS).finishReason(),
+                "a cancelled stream ends normally, as the engine's do");
     }
 
     @Test
@@ -72,7 +76,7 @@ class GrpcClientTest {
         assertEquals(MiiException.Kind.INVALID_ARGUMENT, e.kind());
         assertEquals("top_k must be an integer", e.getMessage());
         ExecutionException x = assertThrows(ExecutionException.class,
-                () -> client.stream("a", GenerationOptions.defaults(), (t, ids) -> { }).get(5, TimeUnit.SECONDS));
+                () -> client.stream("a", GenerationOptions.defaults(), (t, ids) -> { }).result().get(5, TimeUnit.SECONDS));
         assertEquals(MiiException.Kind.INVALID_ARGUMENT, ((MiiException) x.getCause()).kind());
     }
 

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.Empty;
+import dev.miij.Generation;
 import dev.miij.GenerationOptions;
 import dev.miij.MiiException;
 import dev.miij.Response;
@@ -243,7 +244,7 @@ class ReplicaRouterTest {
 
         replicas.forEach(x -> x.mode = FakeReplica.Mode.HOLD);
         List<String> finished = new ArrayList<>();
-        GenerationService.Stream st = s.stream("y", GenerationOptions.defaults(), new StreamListener() {
+        Generation st = s.stream("y", GenerationOptions.defaults(), new StreamListener() {
             @Override
             public void onText(String text, int[] tokenIds) {
             }

@@ -5,6 +5,7 @@ import static dev.miij.server.http.HttpTestSupport.post;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.miij.Generation;
 import dev.miij.GenerationOptions;
 import dev.miij.Pipeline;
 import dev.miij.Response;
@@ -182,7 +183,7 @@ class MetricsTest {
         }
 
         @Override
-        public Stream stream(String prompt, GenerationOptions options, StreamListener listener) {
+        public Generation stream(String prompt, GenerationOptions options, StreamListener listener) {
             throw new UnsupportedOperationException();
         }
 
