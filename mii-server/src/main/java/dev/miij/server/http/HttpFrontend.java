@@ -57,8 +57,6 @@ public final class HttpFrontend implements AutoCloseable {
 
     /** Largest request body accepted by default; larger ones get 413. */
     public static final int MAX_BODY_BYTES = HttpLimits.defaults().maxBodyBytes();
-    /** How long {@link #close()} lets requests in flight finish before cancelling them, by default. */
-    public static final Duration DEFAULT_DRAIN = HttpLimits.defaults().drain();
 
     private final Server server;
     private final ServerConnector connector;
