@@ -14,7 +14,8 @@ out="${3:-gpu-results}"
 cli="${4:-}"
 mkdir -p "$out"
 cp="$(ls "$bundle"/lib/*.jar | tr '\n' ':')$bundle/test-classes"
-flags=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xss4m)
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+flags=("@$root/scripts/jvm.options" -Xss4m)
 "$java" "${flags[@]}" -cp "$cp" dev.miij.cuda.GpuTests > "$out/gpu-tests.log" 2>&1
 tests_rc=$?
 

@@ -2,7 +2,6 @@ package dev.miij;
 
 import dev.miij.engine.StreamListener;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Flow;
 
 /**
@@ -21,10 +20,17 @@ public interface Client extends AutoCloseable {
 
     List<Response> generate(List<String> prompts, GenerationOptions options);
 
-    /** Streams one prompt's text to {@code listener}; the future completes with the full response. */
-    CompletableFuture<Response> stream(String prompt, GenerationOptions options, StreamListener listener);
+    /**
+     * Streams one prompt's text to {@code listener}, as {@link Pipeline#stream} does; the generation's
+     * future completes with the full response, and its cancel stops the request on the deployment.
+     */
+    Generation stream(String prompt, GenerationOptions options, StreamListener listener);
 
-    /** The same stream as a {@link Flow.Publisher} of text pieces. */
+    /**
+     * The same stream as a {@link Flow.Publisher} of text pieces, for consumers that pace it: a
+     * subscriber's demand becomes gRPC flow control, so a slow reader holds the deployment back
+     * instead of buffering the text.
+     */
     Flow.Publisher<String> streamPublisher(String prompt, GenerationOptions options);
 
     /** Stops every process of the deployment after draining in-flight requests. */

@@ -129,7 +129,7 @@ public final class Pipeline implements AutoCloseable {
                 handles.add(engine.submit(encoded.get(i), options, StreamListener.NONE, prompts.get(i)));
             }
         } catch (RuntimeException e) {
-            handles.forEach(h -> h.cancel().run());
+            handles.forEach(Engine.Handle::cancel);
             throw e;
         }
         CompletableFuture<?>[] all = handles.stream().map(Engine.Handle::result).toArray(CompletableFuture[]::new);
@@ -141,10 +141,11 @@ public final class Pipeline implements AutoCloseable {
     }
 
     /**
-     * Starts one request whose text arrives through {@code listener} as it is generated; the handle's
-     * future completes with the full response, and its cancel stops generation and frees its memory.
+     * Starts one request whose text arrives through {@code listener} as it is generated; the
+     * generation's future completes with the full response, and its cancel stops generation and frees
+     * its memory.
      */
-    public Engine.Handle stream(String prompt, GenerationOptions options, StreamListener listener) {
+    public Generation stream(String prompt, GenerationOptions options, StreamListener listener) {
         return engine.submit(encode(prompt), options, listener, prompt);
     }
 

@@ -2,7 +2,6 @@ package dev.miij.cli;
 
 import dev.miij.Client;
 import dev.miij.GenerationOptions;
-import dev.miij.MiiException;
 import dev.miij.Response;
 import dev.miij.engine.StreamListener;
 import dev.miij.server.deploy.GrpcDeploymentProvider;
@@ -54,7 +53,7 @@ final class ClientCommand implements Callable<Integer> {
                         out.print(p);
                     }
                     StreamListener printer = (text, ids) -> out.print(text);
-                    join(client.stream(p, options.toBuilder().returnFullText(false).build(), printer));
+                    join(client.stream(p, options.toBuilder().returnFullText(false).build(), printer).result());
                     out.println();
                 }
                 return 0;

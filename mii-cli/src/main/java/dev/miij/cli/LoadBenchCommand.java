@@ -9,6 +9,7 @@ import dev.miij.cli.load.GrpcLoadClient;
 import dev.miij.cli.load.HttpLoadClient;
 import dev.miij.cli.load.LoadClient;
 import dev.miij.cli.load.Report;
+import dev.miij.cli.load.SseLoadClient;
 import dev.miij.server.deploy.Registry;
 import dev.miij.server.deploy.RegistryEntry;
 import java.io.PrintStream;
@@ -43,13 +44,14 @@ import picocli.CommandLine.Spec;
             "Load a running deployment with C concurrent clients, each sending its next request as soon as the last is"
                     + " answered (greedy, ignore_eos, fixed max_new_tokens: the same work per request). Per concurrency"
                     + " level: successful requests/s, output tokens/s, latency p50/p90/p99/max of successful requests,"
-                    + " and errors (counted, never fatal).",
+                    + " and errors (counted; the run goes on, and with --check its exit status says whether any failed).",
             "With --frontend-overhead: the load balancer's added latency, from the same requests sent one at a time"
                     + " to the first replica's gRPC port and to the deployment's, interleaved."},
         footer = {"", "Examples:",
             "  mii load-bench --deployment kjv-demo --api grpc --requests-per-level 128",
             "  mii load-bench --url http://127.0.0.1:28080 --api mii --duration 10",
-            "  mii load-bench --deployment kjv-demo --frontend-overhead"})
+            "  mii load-bench --deployment kjv-demo --frontend-overhead",
+            "  mii load-bench --deployment kjv-demo --stream --concurrency 64 --duration 600 --check any"})
 final class LoadBenchCommand implements Callable<Integer> {
 
     /** Where requests go; exactly one. */
@@ -138,8 +140,40 @@ final class LoadBenchCommand implements Callable<Integer> {
     String name;
 
     @Option(names = "--api-key", paramLabel = "KEY", defaultValue = "${env:MII_API_KEY}",
-            description = "Bearer key for the HTTP APIs (default: $MII_API_KEY).")
+            description = "The deployment's API key, sent as a bearer key over HTTP and gRPC (default: $MII_API_KEY).")
     String apiKey;
+
+    @Option(names = "--stream",
+            description = "Stream every request (OpenAI and MII: server-sent events, which must end with a finish reason"
+                    + " and [DONE]; gRPC: GeneratorReplyStream, whose last message must carry a finish reason);"
+                    + " latency is to the end of the stream.")
+    boolean stream;
+
+    enum Check {
+        ANY, UNSTARTED;
+
+        @Override
+        public String toString() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    static final class CheckConverter implements CommandLine.ITypeConverter<Check> {
+        @Override
+        public Check convert(String value) {
+            try {
+                return Check.valueOf(value.toUpperCase(Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException("expected any or unstarted, got '" + value + "'");
+            }
+        }
+    }
+
+    @Option(names = "--check", paramLabel = "WHICH", converter = CheckConverter.class,
+            description = "Exit with status 1 when requests failed: 'any' (every failure, a cut stream or a stream"
+                    + " without [DONE] included), or 'unstarted' (only requests that had received no output: a replica"
+                    + " lost under load may end streams it had begun, never others). Default: failures are only reported.")
+    Check check;
 
     @Option(names = "--frontend-overhead",
             description = "Measure the load balancer's added latency (gRPC, concurrency 1) instead of loading the deployment.")
@@ -172,15 +206,46 @@ final class LoadBenchCommand implements Callable<Integer> {
         ObjectNode doc = new ObjectMapper().createObjectNode();
         doc.put("date", date);
         doc.put("deployment", r.deployment());
+        List<ClosedLoop.Level> levels = List.of();
         if (frontendOverhead) {
             overhead(r, timeout, date, table, doc);
         } else {
-            load(r, timeout, date, table, doc);
+            levels = load(r, timeout, date, table, doc);
+        }
+        String failed = check == null ? null : checkFailure(levels);
+        if (check != null) {
+            doc.put("check", check.toString());
+            doc.put("check_passed", failed == null);
         }
         if (json) {
             stdout.println(doc);
         }
+        if (failed != null) {
+            System.err.println("check failed: " + failed);
+            return 1;
+        }
+        if (check != null) {
+            table.println("check passed (" + check + "): " + (check == Check.ANY ? "no request failed"
+                    : "no request failed before its output began"));
+        }
         return 0;
+    }
+
+    /** What the check found wrong over all levels (warm-ups included), or null when it passed. */
+    private String checkFailure(List<ClosedLoop.Level> levels) {
+        int errors = 0;
+        int before = 0;
+        for (ClosedLoop.Level l : levels) {
+            errors += l.errors();
+            before += l.errorsBeforeOutput();
+        }
+        if (check == Check.ANY && errors > 0) {
+            return errors + (errors == 1 ? " request" : " requests") + " failed (" + before + " before any output)";
+        }
+        if (check == Check.UNSTARTED && before > 0) {
+            return before + (before == 1 ? " request" : " requests") + " failed before any output arrived";
+        }
+        return null;
     }
 
     private void validate() {
@@ -209,6 +274,13 @@ final class LoadBenchCommand implements Callable<Integer> {
         }
         if (prompt.isEmpty()) {
             throw new ParameterException(spec.commandLine(), "--prompt must not be empty");
+        }
+        if (frontendOverhead && (stream || check != null)) {
+            throw new ParameterException(spec.commandLine(), "--frontend-overhead takes neither --stream nor --check");
+        }
+        if (check == Check.UNSTARTED && !stream) {
+            throw new ParameterException(spec.commandLine(), "--check unstarted needs --stream (a request's output starts"
+                    + " before its end only when streamed)");
         }
         if (frontendOverhead && api != null && api != Api.GRPC) {
             throw new ParameterException(spec.commandLine(), "--frontend-overhead measures gRPC; leave out --api " + api);
@@ -290,21 +362,23 @@ final class LoadBenchCommand implements Callable<Integer> {
 
     private LoadClient client(Api a, Resolved r, int tokens, Duration timeout) {
         return switch (a) {
-            case OPENAI -> HttpLoadClient.openAi(needHttp(r, a), prompt, tokens, apiKey, timeout);
+            case OPENAI -> stream ? SseLoadClient.openAi(needHttp(r, a), prompt, tokens, apiKey, timeout)
+                    : HttpLoadClient.openAi(needHttp(r, a), prompt, tokens, apiKey, timeout);
             case MII -> {
                 URI http = needHttp(r, a);
                 if (r.deployment() == null) {
                     throw MiiException.invalid("--api mii needs the deployment's name for POST /mii/NAME: give --name"
                             + " (the registry of this host has no deployment on " + http + ")");
                 }
-                yield HttpLoadClient.mii(http, r.deployment(), prompt, tokens, apiKey, timeout);
+                yield stream ? SseLoadClient.mii(http, r.deployment(), prompt, tokens, apiKey, timeout)
+                        : HttpLoadClient.mii(http, r.deployment(), prompt, tokens, apiKey, timeout);
             }
             case GRPC -> {
                 if (r.grpcPort() == null) {
                     throw MiiException.invalid("--api grpc needs the load balancer's gRPC port: give --grpc HOST:PORT or"
                             + " --deployment NAME (the registry of this host has no deployment on " + r.http() + ")");
                 }
-                yield new GrpcLoadClient(r.grpcHost(), r.grpcPort(), prompt, tokens, timeout);
+                yield new GrpcLoadClient(r.grpcHost(), r.grpcPort(), prompt, tokens, timeout, stream, apiKey);
             }
         };
     }
@@ -319,13 +393,13 @@ final class LoadBenchCommand implements Callable<Integer> {
 
     // ---- closed-loop load
 
-    private void load(Resolved r, Duration timeout, String date, PrintStream table, ObjectNode doc) {
+    private List<ClosedLoop.Level> load(Resolved r, Duration timeout, String date, PrintStream table, ObjectNode doc) {
         Api a = api(r);
         int tokens = maxNewTokens != null ? maxNewTokens : 16;
         try (LoadClient client = client(a, r, tokens, timeout)) {
             table.println("load-bench " + a + ": " + client.describe() + deploymentNote(r));
-            table.println("max_new_tokens " + tokens + " (greedy, ignore_eos), prompt \"" + prompt + "\", "
-                    + (amount != null && amount.seconds != null ? String.format(Locale.ROOT, "%.1f s per level", amount.seconds)
+            table.println("max_new_tokens " + tokens + " (greedy, ignore_eos" + (stream ? ", streamed" : "")
+                    + "), prompt \"" + prompt + "\", " + (amount != null && amount.seconds != null ? String.format(Locale.ROOT, "%.1f s per level", amount.seconds)
                     : amount != null ? amount.requests + " requests per level" : "4 requests per client (at least 32) per level")
                     + ", warm-up " + warmup + (warmup > 0 ? " + 1 per client per level" : "") + ", " + date);
             doc.put("api", a.toString());
@@ -333,20 +407,23 @@ final class LoadBenchCommand implements Callable<Integer> {
             doc.put("max_new_tokens", tokens);
             doc.put("prompt", prompt);
             doc.put("warmup", warmup);
+            doc.put("stream", stream);
             if (amount != null && amount.seconds != null) {
                 doc.put("duration_s", amount.seconds);
             } else if (amount != null) {
                 doc.put("requests_per_level", amount.requests);
             }
+            // Warm-up requests are not measured, but a check covers them too.
+            List<ClosedLoop.Level> checked = new ArrayList<>();
             if (warmup > 0) {
-                warmUp(client, Math.min(4, warmup), warmup, table);
+                checked.add(warmUp(client, Math.min(4, warmup), warmup, table));
             }
             table.print(Report.header());
             List<ClosedLoop.Level> levels = new ArrayList<>();
             ArrayNode jsonLevels = doc.putArray("levels");
             for (int c : concurrency) {
                 if (warmup > 0) {
-                    ClosedLoop.requests(client, c, c);
+                    checked.add(warmUp(client, c, c, table));
                 }
                 ClosedLoop.Level l;
                 if (amount != null && amount.seconds != null) {
@@ -359,16 +436,19 @@ final class LoadBenchCommand implements Callable<Integer> {
                 table.print(Report.row(l));
             }
             table.print(Report.errors(levels));
+            checked.addAll(levels);
+            return checked;
         }
     }
 
-    private static void warmUp(LoadClient client, int concurrency, int requests, PrintStream table) {
+    private static ClosedLoop.Level warmUp(LoadClient client, int concurrency, int requests, PrintStream table) {
         ClosedLoop.Level w = ClosedLoop.requests(client, concurrency, requests);
         if (w.errors() > 0) {
             String first = w.errorKinds().keySet().stream().findFirst().orElse("?");
             table.println("warning: " + w.errors() + " of " + w.requests() + " warm-up requests to " + client.describe()
                     + " failed (" + first + ")");
         }
+        return w;
     }
 
     private static String deploymentNote(Resolved r) {
@@ -389,6 +469,10 @@ final class LoadBenchCommand implements Callable<Integer> {
         String replicaHost = r.grpcHost();
         int replicaPort;
         String how;
+        // Replicas started by 'mii serve' require their deployment's own key, recorded in this host's registry;
+        // replicas found by discovery are front ends behind the deployment's API key.
+        String replicaKey = (r.deployment() != null ? Registry.fromEnvironment().replicaKey(r.deployment())
+                : Optional.<String>empty()).orElse(apiKey);
         if (replica != null) {
             int colon = replica.lastIndexOf(':');
             try {
@@ -409,8 +493,8 @@ final class LoadBenchCommand implements Callable<Integer> {
         int requests = amount != null && amount.requests != null ? amount.requests : 200;
         String directAt = replicaHost + ":" + replicaPort;
         String frontAt = r.grpcHost() + ":" + r.grpcPort();
-        try (LoadClient direct = new GrpcLoadClient(replicaHost, replicaPort, prompt, tokens, timeout);
-             LoadClient front = new GrpcLoadClient(r.grpcHost(), r.grpcPort(), prompt, tokens, timeout)) {
+        try (LoadClient direct = new GrpcLoadClient(replicaHost, replicaPort, prompt, tokens, timeout, false, replicaKey);
+             LoadClient front = new GrpcLoadClient(r.grpcHost(), r.grpcPort(), prompt, tokens, timeout, false, apiKey)) {
             table.println("frontend overhead (gRPC GeneratorReply, concurrency 1): " + requests + " requests to each of "
                     + directAt + " (" + how + ") and " + frontAt + " (load balancer), interleaved" + deploymentNote(r));
             table.println("max_new_tokens " + tokens + " (greedy, ignore_eos), prompt \"" + prompt + "\", warm-up "

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.miij.Generation;
 import dev.miij.GenerationOptions;
 import dev.miij.Mii;
 import dev.miij.MiiException;
@@ -21,8 +22,8 @@ import dev.miij.server.deploy.Registry;
 import dev.miij.server.deploy.RegistryEntry;
 import dev.miij.server.grpc.BackendPool;
 import dev.miij.server.grpc.BalancerServer;
+import dev.miij.server.grpc.ReplicaRouter;
 import dev.miij.server.grpc.ReplicaServer;
-import dev.miij.server.grpc.Router;
 import dev.miij.server.http.HttpFrontend;
 import dev.miij.tokenizer.TokenizerConfig;
 import java.io.IOException;
@@ -75,7 +76,7 @@ class LoadBenchCommandTest {
         replica.serve(service);
         timer = Executors.newScheduledThreadPool(1);
         pool = new BackendPool(List.of(new InetSocketAddress("127.0.0.1", replica.port())));
-        Router router = new Router(pool, timer, 5000);
+        ReplicaRouter router = new ReplicaRouter(pool, timer, 5000);
         pool.startHealthChecks(timer, 100);
         balancer = BalancerServer.start("127.0.0.1", 0, router, () -> { });
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
@@ -225,6 +226,114 @@ class LoadBenchCommandTest {
         assertTrue(r.err().contains("added by the frontend: p50 "), r.err());
     }
 
+    @Test
+    void frontendOverheadReachesReplicasThatRequireTheirDeploymentsKey() throws Exception {
+        String key = "replica-k3y";
+        ReplicaServer keyed = ReplicaServer.start("127.0.0.1", 0, null, () -> { }, key);
+        keyed.serve(service);
+        BackendPool keyedPool = new BackendPool(List.of(new InetSocketAddress("127.0.0.1", keyed.port())), key);
+        BalancerServer front = BalancerServer.start("127.0.0.1", 0, new ReplicaRouter(keyedPool, timer, 5000), () -> { });
+        try {
+            keyedPool.startHealthChecks(timer, 100);
+            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (!keyedPool.allUp()) {
+                assertTrue(System.nanoTime() < end, "the replica did not come up");
+                Thread.sleep(10);
+            }
+            front.serving();
+            long pid = ProcessHandle.current().pid();
+            Registry registry = new Registry(stateDir);
+            registry.write(new RegistryEntry("lb-keyed", FIXTURE.toString(), "127.0.0.1", front.port(), null, pid, -1,
+                    List.of(keyed.port()), List.of(pid), Instant.now().toString(), true, null));
+            registry.writeReplicaKey("lb-keyed", key);
+            Run r = GenerateCommandTest.run("load-bench", "--deployment", "lb-keyed", "--frontend-overhead",
+                    "--requests-per-level", "5", "--warmup", "1", "--json");
+            JsonNode doc = json(r);
+            assertEquals(0, doc.get("direct").get("errors").asInt(), doc.toString());
+            assertEquals(0, doc.get("frontend").get("errors").asInt(), doc.toString());
+            registry.remove("lb-keyed", pid);
+        } finally {
+            front.stopAccepting();
+            front.stopNow();
+            keyedPool.close();
+            keyed.close();
+        }
+    }
+
+    @Test
+    void streamedRequestsPassTheCheckOverEveryApi() throws IOException {
+        for (String api : new String[] {"openai", "mii", "grpc"}) {
+            Run r = GenerateCommandTest.run("load-bench", "--deployment", NAME, "--api", api, "--stream", "--concurrency",
+                    "3", "--requests-per-level", "6", "--max-new-tokens", "5", "--warmup", "1", "--check", "any", "--json");
+            JsonNode doc = json(r);
+            assertTrue(doc.get("stream").asBoolean());
+            assertTrue(doc.get("check_passed").asBoolean(), doc.toString());
+            assertTrue(doc.get("target").asText().contains(api.equals("grpc") ? "GeneratorReplyStream" : "(streamed)"),
+                    doc.toString());
+            checkLevel(doc.get("levels").get(0), 3, 6, 5);
+            assertEquals(0, doc.get("levels").get(0).get("errors_before_output").asInt());
+            assertTrue(r.err().contains("check passed (any)"), r.err());
+        }
+    }
+
+    /**
+     * A stand-in OpenAI server whose streams are broken: each sends one text chunk and ends without
+     * {@code [DONE]} ({@code withText}), or ends before any text.
+     */
+    static com.sun.net.httpserver.HttpServer brokenStreams(boolean withText) throws IOException {
+        var server = com.sun.net.httpserver.HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        server.createContext("/v1/completions", x -> {
+            x.getRequestBody().readAllBytes();
+            x.getResponseHeaders().add("Content-Type", "text/event-stream");
+            x.sendResponseHeaders(200, 0);
+            try (var out = x.getResponseBody()) {
+                if (withText) {
+                    out.write("data: {\"choices\":[{\"index\":0,\"text\":\"a\",\"finish_reason\":null}]}\n\n"
+                            .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                }
+            }
+        });
+        server.start();
+        return server;
+    }
+
+    @Test
+    void aStreamWithoutDoneFailsTheCheckAndSaysWhetherOutputHadBegun() throws IOException {
+        var afterText = brokenStreams(true);
+        var beforeText = brokenStreams(false);
+        try {
+            String[] common = {"--api", "openai", "--name", "x", "--stream", "--concurrency", "2", "--requests-per-level",
+                "4", "--max-new-tokens", "3", "--warmup", "0", "--json"};
+            Run any = GenerateCommandTest.run(concat(new String[] {"load-bench", "--url", "http://127.0.0.1:"
+                    + afterText.getAddress().getPort(), "--check", "any"}, common));
+            assertEquals(1, any.exit(), any.err());
+            JsonNode level = JSON.readTree(any.out()).get("levels").get(0);
+            assertEquals(4, level.get("errors").asInt(), level.toString());
+            assertEquals(4, level.get("errors_after_output").asInt(), level.toString());
+            assertEquals(4, level.get("error_kinds").get("stream ended without [DONE]").asInt(), level.toString());
+            assertTrue(any.err().contains("check failed: 4 requests failed (0 before any output)"), any.err());
+
+            Run unstarted = GenerateCommandTest.run(concat(new String[] {"load-bench", "--url", "http://127.0.0.1:"
+                    + afterText.getAddress().getPort(), "--check", "unstarted"}, common));
+            assertEquals(0, unstarted.exit(), "streams that had begun may fail under 'unstarted': " + unstarted.err());
+
+            Run none = GenerateCommandTest.run(concat(new String[] {"load-bench", "--url", "http://127.0.0.1:"
+                    + beforeText.getAddress().getPort(), "--check", "unstarted"}, common));
+            assertEquals(1, none.exit(), none.err());
+            assertEquals(4, JSON.readTree(none.out()).get("levels").get(0).get("errors_before_output").asInt());
+            assertTrue(none.err().contains("check failed: 4 requests failed before any output arrived"), none.err());
+        } finally {
+            afterText.stop(0);
+            beforeText.stop(0);
+        }
+    }
+
+    static String[] concat(String[] a, String[] b) {
+        String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+
     /** Fails every third generation, for checking that errors are counted and the bench goes on. */
     record EveryThirdFails(GenerationService delegate, AtomicInteger calls) implements GenerationService {
         @Override
@@ -246,7 +355,7 @@ class LoadBenchCommandTest {
         }
 
         @Override
-        public Stream stream(String prompt, GenerationOptions options, StreamListener listener) {
+        public Generation stream(String prompt, GenerationOptions options, StreamListener listener) {
             return delegate.stream(prompt, options, listener);
         }
 
@@ -330,5 +439,13 @@ class LoadBenchCommandTest {
 
         Run overheadOverHttp = GenerateCommandTest.run("load-bench", "--deployment", NAME, "--frontend-overhead", "--api", "openai");
         assertEquals(2, overheadOverHttp.exit());
+
+        Run unstartedUnary = GenerateCommandTest.run("load-bench", "--deployment", NAME, "--check", "unstarted");
+        assertEquals(2, unstartedUnary.exit());
+        assertTrue(unstartedUnary.err().contains("--check unstarted needs --stream"), unstartedUnary.err());
+
+        Run badCheck = GenerateCommandTest.run("load-bench", "--deployment", NAME, "--check", "some");
+        assertEquals(2, badCheck.exit());
+        assertTrue(badCheck.err().contains("expected any or unstarted"), badCheck.err());
     }
 }

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.miij.cli.GenerateCommandTest.Run;
 import dev.miij.server.deploy.Deployment;
+import dev.miij.server.deploy.JvmOptions;
 import dev.miij.server.deploy.Registry;
 import dev.miij.server.deploy.RegistryEntry;
 import java.io.BufferedReader;
@@ -63,9 +64,9 @@ class ServeCommandTest {
 
     /** Starts {@code mii serve} in a JVM of its own and waits for its ready line. */
     String startServe(String name) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElseThrow(),
-                "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-                "-D" + Registry.PROPERTY + "=" + stateDir,
+        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElseThrow()));
+        cmd.addAll(JvmOptions.required());
+        cmd.addAll(List.of("-D" + Registry.PROPERTY + "=" + stateDir,
                 // If this JVM dies before cleaning up, the deployment stops itself.
                 "-D" + Deployment.WATCH_PID + "=" + ProcessHandle.current().pid(), "-cp", System.getProperty("java.class.path"),
                 MiiCommand.class.getName(), "serve", FIXTURE.toString(), "--deployment-name", name, "--port", "0",

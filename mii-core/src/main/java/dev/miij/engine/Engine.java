@@ -2,13 +2,13 @@ package dev.miij.engine;
 
 import dev.miij.GenerationOptions;
 import dev.miij.MiiException;
-import dev.miij.Response;
 import dev.miij.Response.FinishReason;
+import dev.miij.Response;
+import dev.miij.TokenLogprob;
 import dev.miij.arch.DecoderModel;
 import dev.miij.backend.KvCache;
-import dev.miij.backend.RaggedBatch;
-import dev.miij.TokenLogprob;
 import dev.miij.backend.Logprobs;
+import dev.miij.backend.RaggedBatch;
 import dev.miij.backend.Sampled;
 import dev.miij.backend.SamplingParams;
 import java.util.ArrayList;
@@ -49,8 +49,13 @@ public final class Engine implements AutoCloseable {
     private final EngineStats stats = new EngineStats();
     private volatile boolean closing;
 
-    /** A submitted request: its eventual response, and a way to cancel it. */
-    public record Handle(long id, CompletableFuture<Response> result, Runnable cancel) {
+    /** A submitted request: its id, its eventual response, and a way to cancel it. */
+    public record Handle(long id, CompletableFuture<Response> result, Runnable canceller) implements dev.miij.Generation {
+
+        @Override
+        public void cancel() {
+            canceller.run();
+        }
     }
 
     public Engine(DecoderModel model, EngineConfig config, Detokenizer detokenizer, int[] eosIds) {
@@ -175,8 +180,13 @@ public final class Engine implements AutoCloseable {
             return;
         }
         int rows = 0;
+        long scheduled = System.nanoTime();
         for (Scheduler.Slice s : plan) {
             rows += s.numTokens();
+            if (s.seq().scheduledNanos == 0) {
+                s.seq().scheduledNanos = scheduled;
+                stats.recordQueueTime(scheduled - s.seq().submittedNanos);
+            }
         }
         int[] tokens = new int[rows];
         int[] positions = new int[rows];

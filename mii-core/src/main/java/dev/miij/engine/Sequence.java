@@ -33,6 +33,8 @@ final class Sequence {
     volatile boolean cancelled;
     boolean finished;
     long submittedNanos;
+    /** When the sequence was first part of a step (0: still queued); preemption does not reset it. */
+    long scheduledNanos;
     long firstTokenNanos;
 
     private final StringBuilder text = new StringBuilder();

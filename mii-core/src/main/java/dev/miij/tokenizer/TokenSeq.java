@@ -1,7 +1,6 @@
 package dev.miij.tokenizer;
 
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 
 /** Ids and token strings of an encoding under construction, kept in step. */
@@ -70,9 +69,5 @@ final class TokenSeq {
             }
         }
         return out;
-    }
-
-    List<String> tokenList() {
-        return Collections.unmodifiableList(new ArrayList<>(tokens));
     }
 }

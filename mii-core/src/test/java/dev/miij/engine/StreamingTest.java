@@ -140,7 +140,7 @@ class StreamingTest {
                 }
             }, "");
             assertTrue(started.await(30, TimeUnit.SECONDS));
-            h.cancel().run();
+            h.cancel();
             cancelIssued.countDown();
             Response r = h.result().get(30, TimeUnit.SECONDS);
             assertEquals(Response.FinishReason.CANCELLED, r.finishReason());

@@ -14,6 +14,7 @@ import dev.miij.PipelineOptions;
 import dev.miij.Response;
 import dev.miij.backend.Backend;
 import dev.miij.backend.Devices;
+import dev.miij.testing.Fixtures;
 import org.junit.jupiter.api.Test;
 
 /** Choosing the GPU through the core's {@link Devices}, and the GPU's KV-cache budget. */
@@ -60,7 +61,7 @@ class CudaDeviceTest {
     void aPipelineRunsOnTheGpuAndSizesItsCacheThere() {
         Gpu.assumeGpu();
         PipelineOptions options = PipelineOptions.defaults().withDevice("cuda:0").withGpuMemoryUtilization(0.5);
-        try (Pipeline p = Mii.pipeline(FixtureReference.dir("llama2").toString(), options)) {
+        try (Pipeline p = Mii.pipeline(Fixtures.dir("llama2").toString(), options)) {
             assertEquals("cuda", p.engine().model().backend().name());
             assertTrue(p.engine().capacityTokens() > 0);
             Response r = p.generate("Hello", GenerationOptions.builder().doSample(false).maxNewTokens(4).build());

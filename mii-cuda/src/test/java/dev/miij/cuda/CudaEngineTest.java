@@ -1,5 +1,6 @@
 package dev.miij.cuda;
 
+import dev.miij.testing.Fixtures;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -45,7 +46,7 @@ import org.junit.jupiter.params.provider.FieldSource;
  */
 class CudaEngineTest {
 
-    static final List<String> NAMES = FixtureReference.NAMES;
+    static final List<String> NAMES = Fixtures.NAMES;
     /** Logit gap under which two BF16 kernel paths may choose differently. */
     static final double NEAR_TIE = 0.15;
     static final GenerationOptions GREEDY =
@@ -59,7 +60,7 @@ class CudaEngineTest {
     @ParameterizedTest
     @FieldSource("NAMES")
     void aloneBatchedChunkedAndPreemptedAgree(String name) {
-        List<FixtureReference.Case> cases = FixtureReference.fp32(name);
+        List<Fixtures.Case> cases = Fixtures.cases(name);
         EngineConfig base = EngineConfig.defaults().withKvBlockSize(4).withNumKvBlocks(512);
 
         // Alone: one request at a time, each on an idle engine (no prefix cache, so each computes all).
@@ -67,12 +68,12 @@ class CudaEngineTest {
         List<double[]> margins = new ArrayList<>();
         withModel(name, model -> {
             try (Engine engine = new Engine(model, base.withPrefixCaching(false), Detokenizer.NONE, new int[] {2})) {
-                for (FixtureReference.Case c : cases) {
+                for (Fixtures.Case c : cases) {
                     alone.add(tokens(engine.submit(c.promptIds(), GREEDY, StreamListener.NONE, "").result().join()));
                 }
             }
             for (int i = 0; i < cases.size(); i++) {
-                FixtureReference.Case c = cases.get(i);
+                Fixtures.Case c = cases.get(i);
                 int[] a = alone.get(i);
                 checkAgainstFp32(name + " case " + i + " alone", c, a);
                 margins.add(teacherForced(model, name + " case " + i + " alone", c.promptIds(), a));
@@ -91,7 +92,7 @@ class CudaEngineTest {
                 try (Engine engine = new Engine(model, configs[which], Detokenizer.NONE, new int[] {2})) {
                     List<Engine.Handle> handles = new ArrayList<>();
                     for (int copy = 0; copy < copies[which]; copy++) {
-                        for (FixtureReference.Case c : cases) {
+                        for (Fixtures.Case c : cases) {
                             handles.add(engine.submit(c.promptIds(), GREEDY, StreamListener.NONE, ""));
                         }
                     }
@@ -154,7 +155,7 @@ class CudaEngineTest {
 
     /** Runs {@code body} with a fresh model of fixture {@code name} on a backend of its own. */
     private static <T> T withModel(String name, Function<DecoderModel, T> body) {
-        ModelFolder folder = ModelFolder.open(FixtureReference.dir(name));
+        ModelFolder folder = ModelFolder.open(Fixtures.dir(name));
         try (WeightSource weights = folder.openWeights();
              DecoderModel model = new DecoderModel(Architectures.fromConfig(folder.config()), weights, new CudaBackend(0))) {
             return body.apply(model);
@@ -166,7 +167,7 @@ class CudaEngineTest {
     }
 
     /** Equal to transformers' FP32 tokens up to the first step whose reference margin is not clear. */
-    private static void checkAgainstFp32(String label, FixtureReference.Case ref, int[] actual) {
+    private static void checkAgainstFp32(String label, Fixtures.Case ref, int[] actual) {
         for (int i = 0; i < Math.min(actual.length, ref.greedyIds().length); i++) {
             if (ref.margins()[i] < CudaFixtureModelsTest.CLEAR_MARGIN) {
                 return;

@@ -1,5 +1,6 @@
 package dev.miij.cuda;
 
+import dev.miij.testing.Fixtures;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -17,27 +18,27 @@ class FixtureReferenceTest {
 
     @Test
     void everyCoreFixtureIsListed() throws IOException {
-        Path root = FixtureReference.dir("llama3").getParent();
+        Path root = Fixtures.dir("llama3").getParent();
         TreeSet<String> folders = new TreeSet<>();
         try (Stream<Path> s = Files.list(root)) {
             s.filter(p -> Files.isRegularFile(p.resolve("reference.json"))).forEach(p -> folders.add(p.getFileName().toString()));
         }
-        assertEquals(folders, new TreeSet<>(FixtureReference.NAMES));
-        assertEquals(FixtureReference.NAMES.size(), new TreeSet<>(FixtureReference.NAMES).size(), "a name listed twice");
+        assertEquals(folders, new TreeSet<>(Fixtures.NAMES));
+        assertEquals(Fixtures.NAMES.size(), new TreeSet<>(Fixtures.NAMES).size(), "a name listed twice");
     }
 
     @Test
     void everyFixtureHasFp32CasesAndBf16OnesOnlyWhereRecorded() {
-        for (String name : FixtureReference.NAMES) {
-            List<FixtureReference.Case> fp32 = FixtureReference.fp32(name);
+        for (String name : Fixtures.NAMES) {
+            List<Fixtures.Case> fp32 = Fixtures.cases(name);
             assertFalse(fp32.isEmpty(), name);
-            for (FixtureReference.Case c : fp32) {
+            for (Fixtures.Case c : fp32) {
                 assertEquals(c.greedyIds().length, c.margins().length, name);
                 assertTrue(c.firstLogits() != null && c.firstLogits().length > 0, name + " has first-step logits");
             }
-            List<FixtureReference.Case> bf16 = FixtureReference.bf16(name);
+            List<Fixtures.Case> bf16 = CudaFixtureModelsTest.bf16(name);
             assertTrue(bf16.isEmpty() || bf16.size() == fp32.size(), name + ": " + bf16.size() + " BF16 cases");
         }
-        assertTrue(FixtureReference.bf16("no-such-fixture").isEmpty());
+        assertTrue(CudaFixtureModelsTest.bf16("no-such-fixture").isEmpty());
     }
 }

@@ -1,5 +1,6 @@
 package dev.miij.server;
 
+import dev.miij.Generation;
 import dev.miij.GenerationOptions;
 import dev.miij.Response;
 import dev.miij.engine.StreamListener;
@@ -24,16 +25,17 @@ public interface GenerationService {
     CompletableFuture<List<Response>> generate(List<String> prompts, GenerationOptions options);
 
     /**
-     * Streams one prompt: {@code listener.onText} for each piece, then {@code onFinish}. Cancelling the
-     * returned future (or {@link Stream#cancel()}) stops generation and frees its resources.
+     * Streams one prompt: {@code listener.onText} for each piece, then {@code onFinish}, as
+     * {@link dev.miij.Pipeline#stream} does; {@link Generation#cancel()} stops generation and frees its
+     * resources.
      */
-    Stream stream(String prompt, GenerationOptions options, StreamListener listener);
+    Generation stream(String prompt, GenerationOptions options, StreamListener listener);
 
     /**
      * Streams one prompt given as token ids, used as they are (no BOS or other special token added),
      * as OpenAI's token-id prompts; otherwise as {@link #stream(String, GenerationOptions, StreamListener)}.
      */
-    default Stream stream(int[] promptIds, GenerationOptions options, StreamListener listener) {
+    default Generation stream(int[] promptIds, GenerationOptions options, StreamListener listener) {
         throw dev.miij.MiiException.unsupported("this deployment does not take token-id prompts");
     }
 
@@ -50,11 +52,4 @@ public interface GenerationService {
 
     /** The numbers of the engines behind this service (KV blocks, queues, prefix cache), one per replica. */
     List<EngineSample> engineSamples();
-
-    /** One streaming request in flight. */
-    interface Stream {
-        CompletableFuture<Response> result();
-
-        void cancel();
-    }
 }

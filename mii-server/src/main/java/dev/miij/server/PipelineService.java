@@ -1,9 +1,9 @@
 package dev.miij.server;
 
+import dev.miij.Generation;
 import dev.miij.GenerationOptions;
 import dev.miij.Pipeline;
 import dev.miij.Response;
-import dev.miij.engine.Engine;
 import dev.miij.engine.EngineStats;
 import dev.miij.engine.StreamListener;
 import dev.miij.tokenizer.TokenizerConfig;
@@ -41,7 +41,7 @@ public final class PipelineService implements GenerationService {
     public CompletableFuture<List<Response>> generate(List<String> prompts, GenerationOptions options) {
         // One engine request per prompt, as Pipeline.submit does, but keeping the handles: cancelling the
         // returned future (a client that left) cancels them and frees their KV blocks.
-        List<Engine.Handle> handles = new java.util.ArrayList<>(prompts.size());
+        List<Generation> handles = new java.util.ArrayList<>(prompts.size());
         try {
             if (prompts.isEmpty()) {
                 throw dev.miij.MiiException.invalid("no prompts given");
@@ -50,53 +50,39 @@ public final class PipelineService implements GenerationService {
                 handles.add(pipeline.stream(p, options, StreamListener.NONE));
             }
         } catch (RuntimeException e) {
-            handles.forEach(h -> h.cancel().run());
+            handles.forEach(Generation::cancel);
             return CompletableFuture.failedFuture(e);
         }
         CompletableFuture<List<Response>> all = CompletableFuture
-                .allOf(handles.stream().map(Engine.Handle::result).toArray(CompletableFuture[]::new))
+                .allOf(handles.stream().map(Generation::result).toArray(CompletableFuture[]::new))
                 .thenApply(v -> handles.stream().map(h -> h.result().join()).toList());
         all.whenComplete((v, e) -> {
             if (all.isCancelled()) {
-                handles.forEach(h -> h.cancel().run());
+                handles.forEach(Generation::cancel);
             }
         });
         return all;
     }
 
     @Override
-    public Stream stream(String prompt, GenerationOptions options, StreamListener listener) {
-        return wrap(pipeline.stream(prompt, options, listener));
+    public Generation stream(String prompt, GenerationOptions options, StreamListener listener) {
+        return pipeline.stream(prompt, options, listener);
     }
 
     @Override
-    public Stream stream(int[] promptIds, GenerationOptions options, StreamListener listener) {
+    public Generation stream(int[] promptIds, GenerationOptions options, StreamListener listener) {
         int vocab = pipeline.engine().model().spec().vocabSize();
         for (int id : promptIds) {
             if (id < 0 || id >= vocab) {
                 throw dev.miij.MiiException.invalid("prompt token id " + id + " is outside the vocabulary [0, " + vocab + ")");
             }
         }
-        return wrap(pipeline.engine().submit(promptIds, options, listener, decode(promptIds)));
+        return pipeline.engine().submit(promptIds, options, listener, decode(promptIds));
     }
 
     @Override
     public String decode(int[] ids) {
         return pipeline.tokenizer().decode(ids, false);
-    }
-
-    private static Stream wrap(Engine.Handle h) {
-        return new Stream() {
-            @Override
-            public CompletableFuture<Response> result() {
-                return h.result();
-            }
-
-            @Override
-            public void cancel() {
-                h.cancel().run();
-            }
-        };
     }
 
     @Override
@@ -112,10 +98,6 @@ public final class PipelineService implements GenerationService {
     @Override
     public List<EngineSample> engineSamples() {
         EngineStats s = pipeline.engine().stats();
-        java.util.Map<String, Long> engine = new java.util.LinkedHashMap<>();
-        for (dev.miij.server.grpc.EngineStatsRpc.Metric m : dev.miij.server.grpc.EngineStatsRpc.METRICS) {
-            engine.put(m.key(), m.read().applyAsLong(s));
-        }
-        return List.of(new EngineSample(-1, engine, java.util.Map.of()));
+        return List.of(new EngineSample(-1, dev.miij.server.grpc.EngineStatsRpc.values(s), java.util.Map.of()));
     }
 }

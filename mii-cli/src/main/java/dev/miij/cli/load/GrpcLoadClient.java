@@ -1,7 +1,9 @@
 package dev.miij.cli.load;
 
 import dev.miij.GenerationOptions;
+import dev.miij.server.grpc.ApiKeys;
 import dev.miij.server.grpc.WireKwargs;
+import dev.miij.server.grpc.WireReplies;
 import dev.miij.server.grpc.proto.ModelResponseGrpc;
 import dev.miij.server.grpc.proto.MultiGenerationReply;
 import dev.miij.server.grpc.proto.MultiStringRequest;
@@ -12,12 +14,15 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.netty.util.internal.logging.InternalLoggerFactory;
 import io.grpc.netty.shaded.io.netty.util.internal.logging.JdkLoggerFactory;
 import java.time.Duration;
+import java.util.Iterator;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Unary {@code GeneratorReply} calls in MII's wire format to a load balancer or directly to a replica:
- * one prompt, greedy, {@code max_new_tokens} with {@code ignore_eos}, so every request does the same
- * work. All callers share one channel (one HTTP/2 connection), as the threads of one MII client do.
+ * {@code GeneratorReply} calls (or, streamed, {@code GeneratorReplyStream}) in MII's wire format to a
+ * load balancer or directly to a replica: one prompt, greedy, {@code max_new_tokens} with
+ * {@code ignore_eos}, so every request does the same work. All callers share one channel (one HTTP/2
+ * connection), as the threads of one MII client do. A stream succeeds only when its last message
+ * carries a finish reason.
  */
 public final class GrpcLoadClient implements LoadClient {
 
@@ -31,10 +36,22 @@ public final class GrpcLoadClient implements LoadClient {
     private final ModelResponseGrpc.ModelResponseBlockingStub stub;
     private final MultiStringRequest request;
     private final long timeoutNanos;
+    private final boolean stream;
 
     public GrpcLoadClient(String host, int port, String prompt, int maxNewTokens, Duration timeout) {
+        this(host, port, prompt, maxNewTokens, timeout, false, null);
+    }
+
+    /** {@code apiKey}: sent as {@code authorization: Bearer KEY} on every call (null or empty: none). */
+    public GrpcLoadClient(String host, int port, String prompt, int maxNewTokens, Duration timeout, boolean stream,
+                          String apiKey) {
+        this.stream = stream;
         this.address = host + ":" + port;
-        this.channel = NettyChannelBuilder.forAddress(host, port).usePlaintext().build();
+        NettyChannelBuilder b = NettyChannelBuilder.forAddress(host, port).usePlaintext();
+        if (apiKey != null && !apiKey.isEmpty()) {
+            b.intercept(ApiKeys.client(apiKey));
+        }
+        this.channel = b.build();
         this.stub = ModelResponseGrpc.newBlockingStub(channel);
         GenerationOptions options = GenerationOptions.builder().maxNewTokens(maxNewTokens).doSample(false)
                 .ignoreEos(true).build();
@@ -44,6 +61,34 @@ public final class GrpcLoadClient implements LoadClient {
 
     @Override
     public long send() throws Failure {
+        return stream ? sendStreamed() : sendUnary();
+    }
+
+    private long sendStreamed() throws Failure {
+        boolean output = false;
+        SingleGenerationReply last = null;
+        try {
+            Iterator<MultiGenerationReply> replies = stub.withDeadlineAfter(timeoutNanos, TimeUnit.NANOSECONDS)
+                    .generatorReplyStream(request);
+            while (replies.hasNext()) {
+                MultiGenerationReply m = replies.next();
+                if (m.getResponseCount() == 0) {
+                    throw new Failure("a stream message without responses", output);
+                }
+                last = m.getResponse(0);
+                output |= !last.getResponse().isEmpty();
+            }
+        } catch (StatusRuntimeException e) {
+            String d = e.getStatus().getDescription();
+            throw new Failure("gRPC " + e.getStatus().getCode() + (d == null ? "" : ": " + d), output);
+        }
+        if (last == null || last.getFinishReason().isEmpty() || last.getFinishReason().equals(WireReplies.NOT_FINISHED)) {
+            throw new Failure("stream without a finish reason", output);
+        }
+        return last.getGeneratedTokens();
+    }
+
+    private long sendUnary() throws Failure {
         MultiGenerationReply reply;
         try {
             reply = stub.withDeadlineAfter(timeoutNanos, TimeUnit.NANOSECONDS).generatorReply(request);
@@ -63,7 +108,7 @@ public final class GrpcLoadClient implements LoadClient {
 
     @Override
     public String describe() {
-        return "GeneratorReply " + address;
+        return (stream ? "GeneratorReplyStream " : "GeneratorReply ") + address;
     }
 
     @Override

@@ -7,7 +7,8 @@ package dev.miij.cli.load;
 public interface LoadClient extends AutoCloseable {
 
     /**
-     * Sends the request once.
+     * Sends the request once. A streamed request succeeds only when its stream ended as the protocol
+     * says it must (OpenAI and MII's REST gateway: a finish reason, then {@code [DONE]}).
      *
      * @return the output tokens the deployment reports having generated
      * @throws Exception on any failure (an error status, a timeout, a refused connection): the run
@@ -21,10 +22,25 @@ public interface LoadClient extends AutoCloseable {
     @Override
     void close();
 
-    /** A request answered with an error; its message is what reports show. */
+    /**
+     * A request answered with an error; its message is what reports show. {@code afterOutput}: a
+     * streamed request failed after some of its output had arrived (a replica lost mid-stream can only
+     * end such a stream; one that had sent nothing must be retried elsewhere and never fail).
+     */
     final class Failure extends Exception {
+        private final boolean afterOutput;
+
         public Failure(String message) {
+            this(message, false);
+        }
+
+        public Failure(String message, boolean afterOutput) {
             super(message, null, false, false);
+            this.afterOutput = afterOutput;
+        }
+
+        public boolean afterOutput() {
+            return afterOutput;
         }
     }
 }

@@ -41,6 +41,10 @@ public final class Report {
         StringBuilder b = new StringBuilder();
         for (ClosedLoop.Level l : levels) {
             errors(b, "concurrency " + l.concurrency(), l.errors(), l.errorKinds());
+            if (l.errorsAfterOutput() > 0) {
+                b.append("  of these, ").append(l.errorsAfterOutput()).append(" had streamed output before failing, ")
+                        .append(l.errorsBeforeOutput()).append(" had not").append(System.lineSeparator());
+            }
         }
         return b.toString();
     }
@@ -80,6 +84,8 @@ public final class Report {
         o.put("concurrency", l.concurrency());
         o.put("requests", l.requests());
         o.put("errors", l.errors());
+        o.put("errors_after_output", l.errorsAfterOutput());
+        o.put("errors_before_output", l.errorsBeforeOutput());
         o.put("elapsed_s", round(l.elapsedNanos() / 1e9, 4));
         o.put("requests_per_s", round(l.requestsPerSecond(), 3));
         o.put("output_tokens", l.outputTokens());

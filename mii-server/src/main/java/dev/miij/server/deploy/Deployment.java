@@ -7,7 +7,7 @@ import dev.miij.server.discovery.ReplicaDiscovery;
 import dev.miij.server.grpc.BackendPool;
 import dev.miij.server.grpc.BalancerServer;
 import dev.miij.server.grpc.ReplicatedService;
-import dev.miij.server.grpc.Router;
+import dev.miij.server.grpc.ReplicaRouter;
 import dev.miij.server.http.HttpFrontend;
 import dev.miij.tokenizer.Tokenizer;
 import java.io.PrintStream;
@@ -75,7 +75,7 @@ public final class Deployment {
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final List<ReplicaProcess> replicas = new ArrayList<>();
     private BackendPool pool;
-    private Router router;
+    private ReplicaRouter router;
     private BalancerServer balancer;
     private HttpFrontend http;
     private volatile dev.miij.server.http.HttpLimits httpLimits = dev.miij.server.http.HttpLimits.defaults();
@@ -132,7 +132,7 @@ public final class Deployment {
         List<InetSocketAddress> addresses = ports.stream().map(p -> new InetSocketAddress("127.0.0.1", p)).toList();
         // Replicas found elsewhere are front ends of their own, behind the deployment's API key.
         pool = new BackendPool(addresses, discovery != null ? spec.apiKey() : replicaKey);
-        router = new Router(pool, timer, WAIT_FOR_REPLICA_MILLIS);
+        router = new ReplicaRouter(pool, timer, WAIT_FOR_REPLICA_MILLIS);
         // Served under the deployment name (what /v1/models lists and responses carry), never the folder path.
         service = new ReplicatedService(router, spec.name(), spec.name(), tokenizer);
         balancer = BalancerServer.start(spec.host(), chosen.getFirst(), router, () -> {
@@ -150,6 +150,9 @@ public final class Deployment {
                     ports.stream().map(p -> -1L).toList(), Instant.now().toString(), false,
                     logFile == null ? null : logFile.toString());
             registry.write(entry);
+            if (discovery == null) {
+                registry.writeReplicaKey(spec.name(), replicaKey);
+            }
         }
         if (discovery != null) {
             LOG.info("discovering replicas: " + discovery.describe());

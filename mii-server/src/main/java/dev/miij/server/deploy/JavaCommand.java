@@ -55,11 +55,7 @@ final class JavaCommand {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command()
                 .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
-        cmd.add("--add-modules");
-        cmd.add("jdk.incubator.vector");
-        cmd.add("--enable-native-access=ALL-UNNAMED");
-        // gRPC's shaded Netty uses sun.misc.Unsafe; without this every process logs four lines of warnings.
-        cmd.add("--sun-misc-unsafe-memory-access=allow");
+        cmd.addAll(JvmOptions.required());
         cmd.addAll(inherited);
         if (inherited.stream().noneMatch(a -> YOUNG_GENERATION.stream().anyMatch(a::startsWith))) {
             // The engine makes short-lived garbage at a high rate; left alone the collector grows the young

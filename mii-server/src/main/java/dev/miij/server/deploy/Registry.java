@@ -63,6 +63,43 @@ public final class Registry {
         return dir.resolve(name + ".json");
     }
 
+    Path keyFile(String name) {
+        return dir.resolve(name + ".replica-key");
+    }
+
+    /**
+     * Records the key the replicas of {@code name} require, readable by this user only (as the
+     * replicas' environment is), for tools of this host that talk to a replica directly
+     * ({@code mii load-bench --frontend-overhead}); removed with the entry.
+     */
+    public void writeReplicaKey(String name, String key) {
+        try {
+            Files.createDirectories(dir);
+            // A temporary file is created owner-only (rw-------) and keeps that mode when moved.
+            Path tmp = Files.createTempFile(dir, name + ".", ".tmp");
+            try {
+                Files.writeString(tmp, key);
+                Files.move(tmp, keyFile(name), StandardCopyOption.REPLACE_EXISTING);
+            } finally {
+                Files.deleteIfExists(tmp);
+            }
+        } catch (IOException x) {
+            throw MiiException.io("cannot write the deployment registry in " + dir + ": " + x.getMessage(), x);
+        }
+    }
+
+    /** The key the replicas of the live deployment {@code name} require, if it recorded one. */
+    public Optional<String> replicaKey(String name) {
+        if (find(name).isEmpty()) {
+            return Optional.empty();
+        }
+        try {
+            return Optional.of(Files.readString(keyFile(name)).strip()).filter(k -> !k.isEmpty());
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
     /** Where a detached front end writes its log. */
     public Path logFile(String name) {
         return dir.resolve(name + ".log");
@@ -133,6 +170,7 @@ public final class Registry {
         Optional<RegistryEntry> e = read(f);
         if (e.isPresent() && e.get().pid() == pid) {
             try {
+                Files.deleteIfExists(keyFile(name));
                 Files.deleteIfExists(f);
             } catch (IOException x) {
                 LOG.warning("cannot remove " + f + ": " + x.getMessage());
@@ -155,6 +193,7 @@ public final class Registry {
             // Only if it was not rewritten by a new deployment of the same name meanwhile.
             Optional<RegistryEntry> now = read(f);
             if (now.isPresent() && now.get().pid() == e.pid()) {
+                Files.deleteIfExists(keyFile(e.name()));
                 Files.deleteIfExists(f);
             }
         } catch (IOException x) {

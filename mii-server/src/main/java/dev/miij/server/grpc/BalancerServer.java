@@ -14,7 +14,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The load balancer's gRPC server on the deployment's port: MII's {@code ModelResponse} relayed by a
- * {@link Router}, and gRPC health (SERVING once every replica has loaded).
+ * {@link ReplicaRouter}, and gRPC health (SERVING once every replica has loaded).
  *
  * <pre>{@code
  * BalancerServer lb = BalancerServer.start("127.0.0.1", 50050, router, deployment::shutdown);
@@ -34,15 +34,15 @@ public final class BalancerServer {
     }
 
     /** Listens on host:port (0 picks a free port); reports NOT_SERVING until {@link #serving()}. */
-    public static BalancerServer start(String host, int port, Router router, Runnable onTerminate) {
+    public static BalancerServer start(String host, int port, ReplicaRouter router, Runnable onTerminate) {
         return start(host, port, router, onTerminate, null);
     }
 
     /**
-     * As {@link #start(String, int, Router, Runnable)}; with an {@code apiKey} every ModelResponse call
+     * As {@link #start(String, int, ReplicaRouter, Runnable)}; with an {@code apiKey} every ModelResponse call
      * (Terminate included) must carry it, while gRPC health stays open like {@code /healthz}.
      */
-    public static BalancerServer start(String host, int port, Router router, Runnable onTerminate, String apiKey) {
+    public static BalancerServer start(String host, int port, ReplicaRouter router, Runnable onTerminate, String apiKey) {
         NettyLogging.init();
         HealthStatusManager health = new HealthStatusManager();
         health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, ServingStatus.NOT_SERVING);

@@ -10,7 +10,7 @@ import io.grpc.stub.StreamObserver;
 
 /**
  * MII's {@code ModelResponse} service of the load balancer: generation calls are relayed to replicas
- * by a {@link Router}; Terminate answers, then shuts the whole deployment down.
+ * by a {@link ReplicaRouter}; Terminate answers, then shuts the whole deployment down.
  *
  * <pre>{@code
  * Server s = NettyServerBuilder.forPort(50050).addService(new BalancerService(router, deployment::shutdown)).build();
@@ -18,29 +18,29 @@ import io.grpc.stub.StreamObserver;
  */
 public final class BalancerService extends ModelResponseGrpc.ModelResponseImplBase {
 
-    private final Router router;
+    private final ReplicaRouter router;
     private final Runnable onTerminate;
 
     /** @param onTerminate run on its own thread after a Terminate call was answered */
-    public BalancerService(Router router, Runnable onTerminate) {
+    public BalancerService(ReplicaRouter router, Runnable onTerminate) {
         this.router = router;
         this.onTerminate = onTerminate;
     }
 
     @Override
     public void generatorReply(MultiStringRequest request, StreamObserver<MultiGenerationReply> out) {
-        relay(Router.UNARY, request, out);
+        relay(ReplicaRouter.UNARY, request, out);
     }
 
     @Override
     public void generatorReplyStream(MultiStringRequest request, StreamObserver<MultiGenerationReply> out) {
-        relay(Router.STREAM, request, out);
+        relay(ReplicaRouter.STREAM, request, out);
     }
 
     private void relay(io.grpc.MethodDescriptor<MultiStringRequest, MultiGenerationReply> method,
                        MultiStringRequest request, StreamObserver<MultiGenerationReply> observer) {
         ServerCallStreamObserver<MultiGenerationReply> out = (ServerCallStreamObserver<MultiGenerationReply>) observer;
-        Router.Forward[] forward = new Router.Forward[1];
+        ReplicaRouter.Forward[] forward = new ReplicaRouter.Forward[1];
         out.setOnCancelHandler(() -> {
             if (forward[0] != null) {
                 forward[0].cancel();

@@ -57,7 +57,29 @@ public final class EngineStatsRpc {
             new Metric("tokens_generated", "mii_generation_tokens_total", "Tokens generated", true, s -> s.tokensGenerated),
             new Metric("requests_finished", "mii_requests_finished_total", "Requests finished", true, s -> s.requestsFinished));
 
+    /** Key of the queue-time histogram's bucket {@code i} (of {@link EngineStats#QUEUE_TIME_BUCKETS}, then +Inf). */
+    public static String queueTimeBucketKey(int i) {
+        return "queue_time_bucket_" + i;
+    }
+
+    public static final String QUEUE_TIME_COUNT = "queue_time_count";
+    public static final String QUEUE_TIME_NANOS = "queue_time_nanos_total";
+
     private EngineStatsRpc() {
+    }
+
+    /** Every number an engine publishes, by key: {@link #METRICS} and the queue-time histogram. */
+    public static Map<String, Long> values(EngineStats s) {
+        Map<String, Long> out = new LinkedHashMap<>();
+        for (Metric m : METRICS) {
+            out.put(m.key(), m.read().applyAsLong(s));
+        }
+        for (int i = 0; i < s.queueTimeBuckets.length(); i++) {
+            out.put(queueTimeBucketKey(i), s.queueTimeBuckets.get(i));
+        }
+        out.put(QUEUE_TIME_COUNT, s.queueTimeCount);
+        out.put(QUEUE_TIME_NANOS, s.queueTimeNanosTotal);
+        return out;
     }
 
     /** The server side; {@code stats} returns null while the model is loading (an empty answer). */
@@ -73,9 +95,7 @@ public final class EngineStatsRpc {
     static Dictionary toDictionary(EngineStats s) {
         Dictionary.Builder d = Dictionary.newBuilder();
         if (s != null) {
-            for (Metric m : METRICS) {
-                d.putValues(m.key(), Value.newBuilder().setIvalue(m.read().applyAsLong(s)).build());
-            }
+            values(s).forEach((k, v) -> d.putValues(k, Value.newBuilder().setIvalue(v).build()));
         }
         return d.build();
     }

@@ -2,6 +2,7 @@ package dev.miij.server.grpc;
 
 import com.google.protobuf.Empty;
 import dev.miij.Client;
+import dev.miij.Generation;
 import dev.miij.GenerationOptions;
 import dev.miij.MiiException;
 import dev.miij.Response;
@@ -17,7 +18,6 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.ClientCalls;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Flow;
 import java.util.concurrent.TimeUnit;
 
@@ -85,28 +85,11 @@ public final class GrpcClient implements Client {
     }
 
     @Override
-    public CompletableFuture<Response> stream(String prompt, GenerationOptions options, StreamListener listener) {
+    public Generation stream(String prompt, GenerationOptions options, StreamListener listener) {
         ReplyStream replies = new ReplyStream(listener);
-        ClientCall<MultiStringRequest, MultiGenerationReply> call = channel.newCall(Router.STREAM, CallOptions.DEFAULT);
+        ClientCall<MultiStringRequest, MultiGenerationReply> call = channel.newCall(ReplicaRouter.STREAM, CallOptions.DEFAULT);
         ClientCalls.asyncServerStreamingCall(call, ReplicatedService.request(List.of(prompt), options), replies);
-        CompletableFuture<Response> result = replies.result();
-        // Cancelling the future cancels the request on the deployment.
-        CompletableFuture<Response> view = new CompletableFuture<>() {
-            @Override
-            public boolean cancel(boolean mayInterruptIfRunning) {
-                replies.cancelling();
-                call.cancel("cancelled by the client", null);
-                return super.cancel(mayInterruptIfRunning);
-            }
-        };
-        result.whenComplete((r, e) -> {
-            if (e != null) {
-                view.completeExceptionally(e);
-            } else {
-                view.complete(r);
-            }
-        });
-        return view;
+        return replies.generation(call);
     }
 
     @Override

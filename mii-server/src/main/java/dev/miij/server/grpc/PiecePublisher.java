@@ -28,7 +28,7 @@ final class PiecePublisher implements Flow.Publisher<String> {
     public void subscribe(Flow.Subscriber<? super String> subscriber) {
         PieceSubscription s = new PieceSubscription(subscriber);
         subscriber.onSubscribe(s);
-        ClientCalls.asyncServerStreamingCall(channel.newCall(Router.STREAM, CallOptions.DEFAULT), request, s);
+        ClientCalls.asyncServerStreamingCall(channel.newCall(ReplicaRouter.STREAM, CallOptions.DEFAULT), request, s);
         s.started();
     }
 

@@ -1,6 +1,7 @@
 package dev.miij.server.grpc;
 
 import com.google.protobuf.Empty;
+import dev.miij.Generation;
 import dev.miij.GenerationOptions;
 import dev.miij.MiiException;
 import dev.miij.Response;
@@ -62,7 +63,7 @@ public final class ReplicaService extends ModelResponseGrpc.ModelResponseImplBas
             // One engine request per prompt, all submitted before any is awaited, so they batch together.
             List<CompletableFuture<Response>> results = new ArrayList<>();
             for (int k = 0; k < prompts.size() + ids.size(); k++) {
-                GenerationService.Stream st = k < prompts.size() ? s.stream(prompts.get(k), options, StreamListener.NONE)
+                Generation st = k < prompts.size() ? s.stream(prompts.get(k), options, StreamListener.NONE)
                         : s.stream(ids.get(k - prompts.size()), options, StreamListener.NONE);
                 cancels.add(st::cancel);
                 // One prompt failing ends the call: stop the others instead of finishing work nobody gets.
@@ -136,7 +137,7 @@ public final class ReplicaService extends ModelResponseGrpc.ModelResponseImplBas
                     out.onCompleted();
                 }
             };
-            GenerationService.Stream st = prompts.isEmpty() ? s.stream(ids.getFirst(), options, listener)
+            Generation st = prompts.isEmpty() ? s.stream(ids.getFirst(), options, listener)
                     : s.stream(prompts.getFirst(), options, listener);
             cancels.add(st::cancel);
         } catch (RuntimeException e) {

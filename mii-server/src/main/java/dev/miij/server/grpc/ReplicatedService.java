@@ -1,5 +1,6 @@
 package dev.miij.server.grpc;
 
+import dev.miij.Generation;
 import dev.miij.GenerationOptions;
 import dev.miij.Response;
 import dev.miij.engine.StreamListener;
@@ -28,12 +29,12 @@ import java.util.concurrent.CompletableFuture;
  */
 public final class ReplicatedService implements GenerationService {
 
-    private final Router router;
+    private final ReplicaRouter router;
     private final String deploymentName;
     private final String modelName;
     private final Tokenizer tokenizer;
 
-    public ReplicatedService(Router router, String deploymentName, String modelName, Tokenizer tokenizer) {
+    public ReplicatedService(ReplicaRouter router, String deploymentName, String modelName, Tokenizer tokenizer) {
         this.router = router;
         this.deploymentName = deploymentName;
         this.modelName = modelName;
@@ -57,7 +58,7 @@ public final class ReplicatedService implements GenerationService {
     @Override
     public CompletableFuture<List<Response>> generate(List<String> prompts, GenerationOptions options) {
         CompletableFuture<List<Response>> result = new CompletableFuture<>();
-        Router.Forward f = router.forward(Router.UNARY, request(prompts, options), null, new StreamObserver<>() {
+        ReplicaRouter.Forward f = router.forward(ReplicaRouter.UNARY, request(prompts, options), null, new StreamObserver<>() {
             private final List<Response> responses = new ArrayList<>();
 
             @Override
@@ -85,25 +86,14 @@ public final class ReplicatedService implements GenerationService {
     }
 
     @Override
-    public Stream stream(String prompt, GenerationOptions options, StreamListener listener) {
+    public Generation stream(String prompt, GenerationOptions options, StreamListener listener) {
         ReplyStream replies = new ReplyStream(listener);
-        Router.Forward f = router.forward(Router.STREAM, request(List.of(prompt), options), null, replies);
-        return new Stream() {
-            @Override
-            public CompletableFuture<Response> result() {
-                return replies.result();
-            }
-
-            @Override
-            public void cancel() {
-                replies.cancelling();
-                f.cancel();
-            }
-        };
+        ReplicaRouter.Forward f = router.forward(ReplicaRouter.STREAM, request(List.of(prompt), options), null, replies);
+        return replies.generation(f::cancel);
     }
 
     @Override
-    public Stream stream(int[] promptIds, GenerationOptions options, StreamListener listener) {
+    public Generation stream(int[] promptIds, GenerationOptions options, StreamListener listener) {
         ReplyStream replies = new ReplyStream(listener);
         dev.miij.server.grpc.proto.TokenIds.Builder ids = dev.miij.server.grpc.proto.TokenIds.newBuilder();
         for (int id : promptIds) {
@@ -111,19 +101,8 @@ public final class ReplicatedService implements GenerationService {
         }
         MultiStringRequest request = MultiStringRequest.newBuilder().addPromptTokenIds(ids)
                 .putAllQueryKwargs(WireKwargs.of(options)).build();
-        Router.Forward f = router.forward(Router.STREAM, request, null, replies);
-        return new Stream() {
-            @Override
-            public CompletableFuture<Response> result() {
-                return replies.result();
-            }
-
-            @Override
-            public void cancel() {
-                replies.cancelling();
-                f.cancel();
-            }
-        };
+        ReplicaRouter.Forward f = router.forward(ReplicaRouter.STREAM, request, null, replies);
+        return replies.generation(f::cancel);
     }
 
     @Override

@@ -1,10 +1,12 @@
 package dev.miij.server.grpc;
 
+import dev.miij.Generation;
 import dev.miij.Response;
 import dev.miij.TokenLogprob;
 import dev.miij.engine.StreamListener;
 import dev.miij.server.grpc.proto.MultiGenerationReply;
 import dev.miij.server.grpc.proto.SingleGenerationReply;
+import io.grpc.ClientCall;
 import io.grpc.stub.StreamObserver;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -36,6 +38,27 @@ final class ReplyStream implements StreamObserver<MultiGenerationReply> {
     /** Call before cancelling the call, so that its CANCELLED status is taken as a normal end. */
     void cancelling() {
         cancelled = true;
+    }
+
+    /** This stream as a {@link Generation} whose cancel cancels {@code call}. */
+    Generation generation(ClientCall<?, ?> call) {
+        return generation(() -> call.cancel("cancelled by the client", null));
+    }
+
+    /** This stream as a {@link Generation} whose cancel runs {@code cancelCall}. */
+    Generation generation(Runnable cancelCall) {
+        return new Generation() {
+            @Override
+            public CompletableFuture<Response> result() {
+                return result;
+            }
+
+            @Override
+            public void cancel() {
+                cancelling();
+                cancelCall.run();
+            }
+        };
     }
 
     @Override

@@ -57,8 +57,6 @@ public final class HttpFrontend implements AutoCloseable {
 
     /** Largest request body accepted by default; larger ones get 413. */
     public static final int MAX_BODY_BYTES = HttpLimits.defaults().maxBodyBytes();
-    /** How long {@link #close()} lets requests in flight finish before cancelling them, by default. */
-    public static final Duration DEFAULT_DRAIN = HttpLimits.defaults().drain();
 
     private final Server server;
     private final ServerConnector connector;
@@ -137,7 +135,7 @@ public final class HttpFrontend implements AutoCloseable {
         HttpFrontend frontend = new HttpFrontend(server, connector, executor,
                 metrics == null ? new Metrics() : metrics, limits);
         frontend.metrics.register(service);
-        Router router = new Router(service, frontend.metrics, apiKeyOrNull, limits, frontend::ready, frontend.inFlight);
+        HttpRouter router = new HttpRouter(service, frontend.metrics, apiKeyOrNull, limits, frontend::ready, frontend.inFlight);
         server.setHandler(new Handler.Abstract.NonBlocking() {
             @Override
             public boolean handle(Request request, Response response, Callback callback) {

@@ -9,8 +9,11 @@ import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
 import io.prometheus.metrics.model.registry.MultiCollector;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import dev.miij.engine.EngineStats;
+import io.prometheus.metrics.model.snapshots.ClassicHistogramBuckets;
 import io.prometheus.metrics.model.snapshots.CounterSnapshot;
 import io.prometheus.metrics.model.snapshots.GaugeSnapshot;
+import io.prometheus.metrics.model.snapshots.HistogramSnapshot;
 import io.prometheus.metrics.model.snapshots.Labels;
 import io.prometheus.metrics.model.snapshots.MetricSnapshot;
 import io.prometheus.metrics.model.snapshots.MetricSnapshots;
@@ -40,7 +43,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *       vLLM names ({@code vllm:num_requests_running}, {@code vllm:num_requests_waiting},
  *       {@code vllm:kv_cache_usage_perc}, {@code vllm:gpu_cache_usage_perc},
  *       {@code vllm:num_preemptions_total}, {@code vllm:prefix_cache_hits_total},
- *       {@code vllm:prefix_cache_queries_total}) aggregate every replica of the deployment.
+ *       {@code vllm:prefix_cache_queries_total}, and the histogram {@code vllm:request_queue_time_seconds}
+ *       of the time requests waited in an engine before their first step) aggregate every replica of the
+ *       deployment.
  * </ul>
  */
 public final class Metrics {
@@ -213,6 +218,10 @@ public final class Metrics {
                         total(answering, "preemptions")));
                 out.add(counter("vllm:prefix_cache_hits", "Prefix cache hits, in blocks.", hits));
                 out.add(counter("vllm:prefix_cache_queries", "Prefix cache queries, in blocks.", queries));
+                HistogramSnapshot queueTime = queueTime(answering);
+                if (queueTime != null) {
+                    out.add(queueTime);
+                }
             }
             return new MetricSnapshots(out);
         }
@@ -253,6 +262,38 @@ public final class Metrics {
 
         private Labels labels(EngineSample s) {
             return s.replica() < 0 ? Labels.EMPTY : Labels.of("replica", Integer.toString(s.replica()));
+        }
+
+        /**
+         * {@code vllm:request_queue_time_seconds}: the engines' queue-time histograms (submission to first
+         * step) added up over the replicas that publish one; null when none does.
+         */
+        private HistogramSnapshot queueTime(List<EngineSample> samples) {
+            double[] bounds = java.util.Arrays.copyOf(EngineStats.QUEUE_TIME_BUCKETS, EngineStats.QUEUE_TIME_BUCKETS.length + 1);
+            bounds[bounds.length - 1] = Double.POSITIVE_INFINITY;
+            long[] counts = new long[bounds.length];
+            long nanos = 0;
+            int publishing = 0;
+            for (EngineSample s : samples) {
+                Map<String, Long> e = s.engine();
+                if (!e.containsKey(EngineStatsRpc.QUEUE_TIME_COUNT)) {
+                    continue;
+                }
+                publishing++;
+                for (int i = 0; i < counts.length; i++) {
+                    counts[i] += e.getOrDefault(EngineStatsRpc.queueTimeBucketKey(i), 0L);
+                }
+                nanos += e.getOrDefault(EngineStatsRpc.QUEUE_TIME_NANOS, 0L);
+            }
+            if (publishing == 0) {
+                return null;
+            }
+            return HistogramSnapshot.builder().name("vllm:request_queue_time_seconds")
+                    .help("Histogram of time spent in WAITING phase for request.")
+                    .dataPoint(HistogramSnapshot.HistogramDataPointSnapshot.builder()
+                            .classicHistogramBuckets(ClassicHistogramBuckets.of(bounds, counts))
+                            .sum(nanos / 1e9).labels(Labels.of("model_name", modelName)).build())
+                    .build();
         }
 
         private GaugeSnapshot gauge(String name, String help, double v) {

@@ -3,16 +3,17 @@ package dev.miij.server.http;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.miij.Generation;
 import dev.miij.Response;
 import dev.miij.backend.Logprobs;
 import dev.miij.engine.StreamListener;
 import dev.miij.server.GenerationService;
-import java.util.concurrent.CompletableFuture;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * {@code POST /v1/completions}: OpenAI's legacy completions. Each prompt gets {@code n} choices, choice
@@ -172,7 +173,7 @@ final class OpenAiCompletions {
      * started before any is awaited, so they batch together; a client that leaves cancels them all.
      */
     private List<List<Response>> generate(OpenAiParams params, List<Prompt> prompts, HttpCall call) throws IOException {
-        List<GenerationService.Stream> streams = new ArrayList<>();
+        List<Generation> streams = new ArrayList<>();
         try {
             for (int j = 0; j < params.n(); j++) {
                 for (Prompt p : prompts) {
@@ -180,15 +181,15 @@ final class OpenAiCompletions {
                 }
             }
         } catch (RuntimeException e) {
-            streams.forEach(GenerationService.Stream::cancel);
+            streams.forEach(Generation::cancel);
             throw e;
         }
         CompletableFuture<List<Response>> all = CompletableFuture
-                .allOf(streams.stream().map(GenerationService.Stream::result).toArray(CompletableFuture[]::new))
+                .allOf(streams.stream().map(Generation::result).toArray(CompletableFuture[]::new))
                 .thenApply(v -> streams.stream().map(s -> s.result().join()).toList());
         all.whenComplete((v, e) -> {
             if (all.isCancelled() || e != null) {
-                streams.forEach(GenerationService.Stream::cancel);
+                streams.forEach(Generation::cancel);
             }
         });
         List<Response> flat = call.await(all);

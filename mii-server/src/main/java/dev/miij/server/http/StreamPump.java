@@ -1,5 +1,6 @@
 package dev.miij.server.http;
 
+import dev.miij.Generation;
 import dev.miij.GenerationOptions;
 import dev.miij.Response;
 import dev.miij.TokenLogprob;
@@ -67,7 +68,7 @@ final class StreamPump {
     private final HttpCall call;
     private final Set<StreamPump> inFlight;
     private final LinkedBlockingQueue<Object> events = new LinkedBlockingQueue<>();
-    private final List<GenerationService.Stream> streams = new ArrayList<>();
+    private final List<Generation> streams = new ArrayList<>();
     private final List<AtomicBoolean> finished = new ArrayList<>();
     private long[] firstTokenNanos = new long[0];
     private long[] lastTokenNanos = new long[0];
@@ -89,7 +90,7 @@ final class StreamPump {
 
     /** Starts request {@code index} with its listener. */
     interface Starter {
-        GenerationService.Stream start(int index, StreamListener listener);
+        Generation start(int index, StreamListener listener);
     }
 
     /** {@link #start(int, IntFunction, IntFunction)} with each request started by {@code starter}. */
@@ -103,7 +104,7 @@ final class StreamPump {
                 synchronized (this) {
                     finished.add(done);
                 }
-                GenerationService.Stream s = starter.start(i, listener(i, done));
+                Generation s = starter.start(i, listener(i, done));
                 synchronized (this) {
                     streams.add(s);
                 }
@@ -158,7 +159,7 @@ final class StreamPump {
 
     /** Cancels every request not finished yet; harmless to call twice. */
     void cancelAll() {
-        List<GenerationService.Stream> copy;
+        List<Generation> copy;
         List<AtomicBoolean> done;
         synchronized (this) {
             copy = List.copyOf(streams);

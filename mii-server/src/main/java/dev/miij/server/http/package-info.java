@@ -16,7 +16,7 @@
  * </table>
  *
  * <p>Every error, on every endpoint, is {@code {"error": {"message", "type", "param", "code"}}} with the
- * status of its cause ({@code HttpError} maps engine errors in one place). Inside: {@code Router} routes
+ * status of its cause ({@code HttpError} maps engine errors in one place). Inside: {@code HttpRouter} routes
  * and guards, {@code HttpCall} reads and answers one exchange, {@code StreamPump} and {@code SseWriter}
  * stream, {@code Fields} reads request fields strictly, {@code ChatTemplate} with {@code JinjaDialect} and
  * {@code PythonStrings} render chat templates as transformers does, {@code Metrics} counts.

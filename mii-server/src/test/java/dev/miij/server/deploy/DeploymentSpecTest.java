@@ -1,5 +1,6 @@
 package dev.miij.server.deploy;
 
+import dev.miij.testing.Fixtures;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -25,7 +26,7 @@ class DeploymentSpecTest {
 
     @Test
     void resolvesTheModelAndRoundTripsAsJson() {
-        Path fixture = Path.of("../mii-core/src/test/resources/fixtures/llama2");
+        Path fixture = Fixtures.dir("llama2");
         DeploymentSpec s = DeploymentSpec.of(fixture.toString(), DeploymentOptions.defaults().withReplicaNum(3)
                 .withApiKey("k").withEngine(EngineConfig.defaults().withKvBlockSize(16)));
         assertEquals("llama2", s.name());
@@ -37,7 +38,7 @@ class DeploymentSpecTest {
 
     @Test
     void theDeviceTravelsToTheReplicasWhichSplitASharedGpu() {
-        Path fixture = Path.of("../mii-core/src/test/resources/fixtures/llama2");
+        Path fixture = Fixtures.dir("llama2");
         DeploymentSpec gpu = DeploymentSpec.of(fixture.toString(), DeploymentOptions.defaults().withReplicaNum(2)
                 .withDevice("cuda:0").withEngine(EngineConfig.defaults().withGpuMemoryUtilization(0.8)));
         assertEquals("cuda:0", gpu.device());
@@ -56,7 +57,7 @@ class DeploymentSpecTest {
 
     @Test
     void badNamesAndPortsAreRefused() {
-        Path fixture = Path.of("../mii-core/src/test/resources/fixtures/llama2");
+        Path fixture = Fixtures.dir("llama2");
         MiiException e = assertThrows(MiiException.class, () -> DeploymentSpec.of(fixture.toString(),
                 DeploymentOptions.defaults().withDeploymentName("../etc")));
         assertTrue(e.getMessage().contains("deployment_name"), e.getMessage());

@@ -1,5 +1,7 @@
 package dev.miij.server.deploy;
 
+import java.util.Arrays;
+import dev.miij.testing.Fixtures;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -16,7 +18,6 @@ import dev.miij.PipelineOptions;
 import dev.miij.Response;
 import dev.miij.engine.EngineConfig;
 import dev.miij.server.grpc.EngineStatsRpc;
-import dev.miij.server.grpc.TestFixtures;
 import dev.miij.server.grpc.WireKwargs;
 import dev.miij.server.grpc.proto.ModelResponseGrpc;
 import dev.miij.server.grpc.proto.MultiGenerationReply;
@@ -85,15 +86,13 @@ class DeploymentTest {
 
     @BeforeAll
     static void serve() throws Exception {
-        JsonNode cases = TestFixtures.cases(TestFixtures.LLAMA2);
-        List<String> prompts = new ArrayList<>();
-        cases.forEach(c -> prompts.add(c.get("prompt").asText()));
+        List<Fixtures.Case> cases = Fixtures.cases("llama2");
+        List<String> prompts = cases.stream().map(Fixtures.Case::prompt).toList();
         expected = new java.util.LinkedHashMap<>();
-        try (Pipeline p = Mii.pipeline(TestFixtures.LLAMA2.toString(), PipelineOptions.defaults().withEngine(engine()))) {
+        try (Pipeline p = Mii.pipeline(Fixtures.dir("llama2").toString(), PipelineOptions.defaults().withEngine(engine()))) {
             List<Response> rs = p.generate(prompts, greedy());
             for (int i = 0; i < prompts.size(); i++) {
-                List<Integer> reference = new ArrayList<>();
-                cases.get(i).get("greedy_ids").forEach(id -> reference.add(id.asInt()));
+                List<Integer> reference = Arrays.stream(cases.get(i).greedyIds()).boxed().toList();
                 assertEquals(reference.subList(0, NEW_TOKENS), rs.get(i).tokenIds(), "the pipeline matches transformers");
                 expected.put(prompts.get(i), rs.get(i).generatedText());
             }
@@ -104,7 +103,7 @@ class DeploymentTest {
         System.setProperty(Deployment.WATCH_PID, String.valueOf(ProcessHandle.current().pid()));
         name = "it-" + ProcessHandle.current().pid();
         try {
-            client = Mii.serve(TestFixtures.LLAMA2.toString(), DeploymentOptions.defaults().withDeploymentName(name)
+            client = Mii.serve(Fixtures.dir("llama2").toString(), DeploymentOptions.defaults().withDeploymentName(name)
                     .withReplicaNum(2).withPortNumber(0).withRestfulApi(true, "127.0.0.1", 0).withEngine(engine()));
         } finally {
             new Registry(stateDir).find(name).ifPresent(DeploymentTest::remember);
@@ -244,7 +243,7 @@ class DeploymentTest {
         try (Client c = Mii.client(name)) {
             assertEquals(expected.get("Hello"), c.generate(List.of("Hello"), greedy()).getFirst().generatedText());
             StringBuilder pieces = new StringBuilder();
-            Response r = c.stream("Hello", greedy(), (text, ids) -> pieces.append(text)).get(30, TimeUnit.SECONDS);
+            Response r = c.stream("Hello", greedy(), (text, ids) -> pieces.append(text)).result().get(30, TimeUnit.SECONDS);
             assertEquals(expected.get("Hello"), pieces.toString());
             assertEquals(expected.get("Hello"), r.generatedText());
             assertEquals(NEW_TOKENS, r.generatedLength());
@@ -255,7 +254,7 @@ class DeploymentTest {
         }
         MiiException missing = assertThrows(MiiException.class, () -> Mii.client("no-such-deployment"));
         assertEquals(MiiException.Kind.NOT_FOUND, missing.kind());
-        MiiException twice = assertThrows(MiiException.class, () -> Mii.serve(TestFixtures.LLAMA2.toString(),
+        MiiException twice = assertThrows(MiiException.class, () -> Mii.serve(Fixtures.dir("llama2").toString(),
                 DeploymentOptions.defaults().withDeploymentName(name).withPortNumber(0)));
         assertTrue(twice.getMessage().contains("already running"), twice.getMessage());
     }
@@ -293,9 +292,6 @@ class DeploymentTest {
     }
 
     /** One request of the load: when it was sent, and how it ended. */
-    record Outcome(long sentNanos, Throwable error) {
-    }
-
     static HttpResponse<String> http(String method, String path, String body) throws Exception {
         HttpRequest.Builder r = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + entry.restfulApiPort() + path))
                 .timeout(java.time.Duration.ofSeconds(30));
@@ -321,38 +317,73 @@ class DeploymentTest {
         assertTrue(metrics.contains("mii_generation_tokens_total{replica=\"1\"}"), metrics);
     }
 
+    /**
+     * One request of the kill test: when it was sent and ended, whether it streamed, whether text had
+     * arrived before it ended, and its error (null: the expected answer).
+     */
+    record Outcome(long sentNanos, long endNanos, boolean streamed, boolean output, Throwable error) {
+    }
+
+    /** Sends one request, unary or streamed, and describes how it went. */
+    static Outcome send(String prompt, boolean stream) {
+        long sent = System.nanoTime();
+        StringBuilder got = new StringBuilder();
+        try {
+            var s = stub.withDeadlineAfter(30, TimeUnit.SECONDS);
+            if (stream) {
+                s.generatorReplyStream(request(List.of(prompt))).forEachRemaining(r -> got.append(r.getResponse(0).getResponse()));
+            } else {
+                got.append(s.generatorReply(request(List.of(prompt))).getResponse(0).getResponse());
+            }
+            Throwable wrong = got.toString().equals(expected.get(prompt)) ? null
+                    : new AssertionError("wrong answer for " + prompt + ": " + got);
+            return new Outcome(sent, System.nanoTime(), stream, !got.isEmpty(), wrong);
+        } catch (RuntimeException e) {
+            return new Outcome(sent, System.nanoTime(), stream, !got.isEmpty(), e);
+        }
+    }
+
+    static void signal(String signal, long pid) throws Exception {
+        Process p = new ProcessBuilder("kill", "-" + signal, String.valueOf(pid)).redirectErrorStream(true).start();
+        assertEquals(0, p.waitFor(), "kill -" + signal + " " + pid + ": " + new String(p.getInputStream().readAllBytes()));
+    }
+
+    /**
+     * Under load, replica 0 is stopped (SIGSTOP) while a burst of requests arrives, so that some of them
+     * wait on it without output, then killed (SIGKILL). No request that had not begun its output may fail:
+     * unary requests never (their output comes whole at the end), streams only once text had arrived; the
+     * burst all succeeds, and requests sent after the kill too. The replica is restarted and serves again.
+     */
     @Test
     @Order(8)
-    void aKilledReplicaIsRestartedAndRequestsSentAfterTheKillDoNotFail() throws Exception {
+    void aKilledReplicaFailsNoRequestThatHadNotStartedOutputAndIsRestarted() throws Exception {
         long victim = entry.replicaPids().getFirst();
         int victimPort = entry.replicaPorts().getFirst();
         List<String> prompts = new ArrayList<>(expected.keySet());
         ConcurrentLinkedQueue<Outcome> outcomes = new ConcurrentLinkedQueue<>();
         AtomicBoolean running = new AtomicBoolean(true);
         ExecutorService load = Executors.newFixedThreadPool(4);
+        ExecutorService burst = Executors.newFixedThreadPool(12);
+        List<java.util.concurrent.Future<Outcome>> burstOutcomes = new ArrayList<>();
         try {
             for (int w = 0; w < 4; w++) {
                 int worker = w;
                 load.submit(() -> {
                     for (int i = 0; running.get(); i++) {
-                        String p = prompts.get((worker + i) % prompts.size());
-                        long sent = System.nanoTime();
-                        try {
-                            String got = (worker + i) % 2 == 0
-                                    ? stub.withDeadlineAfter(30, TimeUnit.SECONDS).generatorReply(request(List.of(p)))
-                                            .getResponse(0).getResponse()
-                                    : streamed(stub.withDeadlineAfter(30, TimeUnit.SECONDS), p);
-                            outcomes.add(new Outcome(sent, got.equals(expected.get(p)) ? null
-                                    : new AssertionError("wrong answer for " + p + ": " + got)));
-                        } catch (RuntimeException e) {
-                            outcomes.add(new Outcome(sent, e));
-                        }
+                        outcomes.add(send(prompts.get((worker + i) % prompts.size()), (worker + i) % 2 == 1));
                     }
                 });
             }
             Thread.sleep(700);
+            signal("STOP", victim);
+            for (int i = 0; i < 12; i++) {
+                String p = prompts.get(i % prompts.size());
+                boolean stream = i % 2 == 0;
+                burstOutcomes.add(burst.submit(() -> send(p, stream)));
+            }
+            Thread.sleep(500);
             long killed = System.nanoTime();
-            ProcessHandle.of(victim).orElseThrow().destroyForcibly();
+            signal("KILL", victim);
             Registry registry = new Registry(stateDir);
             long restartedPid = -1;
             long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(40);
@@ -375,6 +406,23 @@ class DeploymentTest {
             running.set(false);
             load.shutdown();
             assertTrue(load.awaitTermination(40, TimeUnit.SECONDS));
+            int heldByTheStoppedReplica = 0;
+            for (var f : burstOutcomes) {
+                Outcome o = f.get(40, TimeUnit.SECONDS);
+                if (o.error() != null) {
+                    throw new AssertionError("a request sent while replica 0 was stopped failed\n" + log(), o.error());
+                }
+                if (o.endNanos() > killed) {
+                    heldByTheStoppedReplica++;
+                }
+            }
+            assertTrue(heldByTheStoppedReplica > 0, "some of the burst waited on the stopped replica and was retried");
+            for (Outcome o : outcomes) {
+                if (o.error() != null && (!o.streamed() || !o.output())) {
+                    throw new AssertionError("a " + (o.streamed() ? "stream" : "unary request") + " failed before its"
+                            + " output began\n" + log(), o.error());
+                }
+            }
             List<Outcome> afterKill = outcomes.stream().filter(o -> o.sentNanos() > killed).toList();
             assertTrue(afterKill.size() > 10, "load kept going after the kill: " + afterKill.size());
             for (Outcome o : afterKill) {
@@ -392,6 +440,8 @@ class DeploymentTest {
         } finally {
             running.set(false);
             load.shutdownNow();
+            burst.shutdownNow();
+            ProcessHandle.of(victim).ifPresent(ProcessHandle::destroyForcibly);
         }
         entry = new Registry(stateDir).find(name).orElseThrow();
         remember(entry);

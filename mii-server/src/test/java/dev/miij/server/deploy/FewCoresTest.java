@@ -5,13 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.miij.Client;
 import dev.miij.DeploymentOptions;
+import dev.miij.GenerationOptions;
 import dev.miij.engine.EngineConfig;
-import dev.miij.server.grpc.TestFixtures;
 import dev.miij.server.grpc.WireKwargs;
 import dev.miij.server.grpc.proto.ModelResponseGrpc;
 import dev.miij.server.grpc.proto.MultiGenerationReply;
 import dev.miij.server.grpc.proto.MultiStringRequest;
-import dev.miij.GenerationOptions;
+import dev.miij.testing.Fixtures;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.net.URI;
@@ -54,7 +54,7 @@ class FewCoresTest {
             List<String> jvm = List.of("-XX:ActiveProcessorCount=2", "-Djdk.virtualThreadScheduler.parallelism=2",
                     "-Djdk.virtualThreadScheduler.maxPoolSize=2");
             try {
-                client = new GrpcDeploymentProvider().serve(TestFixtures.LLAMA2.toString(), DeploymentOptions.defaults()
+                client = new GrpcDeploymentProvider().serve(Fixtures.dir("llama2").toString(), DeploymentOptions.defaults()
                         .withDeploymentName(name).withReplicaNum(2).withPortNumber(0)
                         .withRestfulApi(true, "127.0.0.1", 0).withEngine(engine), jvm);
             } finally {

@@ -10,7 +10,7 @@ import dev.miij.DeploymentOptions;
 import dev.miij.Mii;
 import dev.miij.MiiException;
 import dev.miij.engine.EngineConfig;
-import dev.miij.server.grpc.TestFixtures;
+import dev.miij.testing.Fixtures;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -56,7 +56,7 @@ class FrontendLifecycleTest {
     }
 
     RegistryEntry serveOneReplica(String name) {
-        try (Client c = Mii.serve(TestFixtures.LLAMA2.toString(), DeploymentOptions.defaults().withDeploymentName(name)
+        try (Client c = Mii.serve(Fixtures.dir("llama2").toString(), DeploymentOptions.defaults().withDeploymentName(name)
                 .withPortNumber(0).withEngine(EngineConfig.defaults().withKvBlockSize(16).withNumKvBlocks(32)))) {
             RegistryEntry e = new Registry(stateDir).find(name).orElseThrow();
             remember(e);
@@ -99,7 +99,7 @@ class FrontendLifecycleTest {
     void aTakenPortFailsTheStartWithAClearMessage() throws IOException {
         try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             int port = taken.getLocalPort();
-            MiiException e = assertThrows(MiiException.class, () -> Mii.serve(TestFixtures.LLAMA2.toString(),
+            MiiException e = assertThrows(MiiException.class, () -> Mii.serve(Fixtures.dir("llama2").toString(),
                     DeploymentOptions.defaults().withDeploymentName("taken").withPortNumber(port)));
             assertEquals(MiiException.Kind.IO, e.kind(), e.getMessage());
             assertTrue(e.getMessage().contains(String.valueOf(port)), e.getMessage());

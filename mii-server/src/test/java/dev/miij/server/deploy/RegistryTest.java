@@ -71,6 +71,24 @@ class RegistryTest {
     }
 
     @Test
+    void theReplicaKeyIsOwnerOnlyAndGoesWithTheEntry() throws Exception {
+        Registry r = new Registry(dir);
+        r.write(self("keyed"));
+        r.writeReplicaKey("keyed", "k3y");
+        assertEquals("k3y", r.replicaKey("keyed").orElseThrow());
+        assertEquals(java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"),
+                Files.getPosixFilePermissions(dir.resolve("keyed.replica-key")));
+        r.remove("keyed", ProcessHandle.current().pid());
+        assertFalse(Files.exists(dir.resolve("keyed.replica-key")));
+        assertTrue(r.replicaKey("keyed").isEmpty());
+
+        r.write(entry("dead", deadPid(), -1));
+        r.writeReplicaKey("dead", "old");
+        assertTrue(r.replicaKey("dead").isEmpty(), "no key of a deployment that is gone");
+        assertFalse(Files.exists(dir.resolve("dead.replica-key")));
+    }
+
+    @Test
     void removeOnlyTakesTheOwnersEntry() {
         Registry r = new Registry(dir);
         r.write(self("mine"));

@@ -35,7 +35,7 @@ class ApiKeyTest {
         ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
         CountDownLatch terminated = new CountDownLatch(1);
         BalancerServer server = BalancerServer.start("127.0.0.1", 0,
-                new Router(new BackendPool(List.of()), timer, 100), terminated::countDown, KEY);
+                new ReplicaRouter(new BackendPool(List.of()), timer, 100), terminated::countDown, KEY);
         server.serving();
         ManagedChannel plain = NettyChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext().build();
         try {

@@ -54,7 +54,7 @@ class DiscoveryTest {
 
     private Front front(ReplicaDiscovery discovery) {
         BackendPool pool = closeLater(new BackendPool(List.of()));
-        Router router = new Router(pool, timer, 10_000);
+        ReplicaRouter router = new ReplicaRouter(pool, timer, 10_000);
         pool.startHealthChecks(timer, 100);
         BalancerServer lb = BalancerServer.start("127.0.0.1", 0, router, () -> { });
         closing.add(() -> {
@@ -81,7 +81,7 @@ class DiscoveryTest {
         FakeReplica a = closeLater(new FakeReplica("a", 0));
         FakeReplica b = closeLater(new FakeReplica("b", 0));
         Front f = front(ReplicaDiscovery.parse("static:127.0.0.1:" + a.port() + ",localhost:" + b.port()));
-        RouterTest.await(() -> f.pool.size() == 2 && f.pool.allUp());
+        ReplicaRouterTest.await(() -> f.pool.size() == 2 && f.pool.allUp());
         List<String> seen = new ArrayList<>();
         for (int i = 0; i < 4; i++) {
             seen.add(replicaOf(ask(f, "p" + i)));
@@ -120,7 +120,7 @@ class DiscoveryTest {
             return out;
         };
         Front f = front(new DnsDiscovery("mii-replicas.serving.svc.cluster.local", port, resolver, 50));
-        RouterTest.await(() -> f.pool.anyUp());
+        ReplicaRouterTest.await(() -> f.pool.anyUp());
         assertEquals("r0", replicaOf(ask(f, "x")));
 
         // Requests run while records change: r1 and r2 join, then r0 leaves.
@@ -132,7 +132,7 @@ class DiscoveryTest {
                 records.set(List.of(0, 1, 2));
             }
             if (i == 120) {
-                RouterTest.await(() -> f.pool.size() == 3 && f.pool.allUp());
+                ReplicaRouterTest.await(() -> f.pool.size() == 3 && f.pool.allUp());
                 records.set(List.of(1, 2));
             }
             Thread.sleep(2);
@@ -140,7 +140,7 @@ class DiscoveryTest {
         List<String> served = load.stream().map(CompletableFuture::join).toList(); // none failed
         assertEquals(200, served.size());
         assertTrue(served.contains("r1") || served.contains("r2"), "new replicas joined without a restart");
-        RouterTest.await(() -> f.pool.size() == 2);
+        ReplicaRouterTest.await(() -> f.pool.size() == 2);
         for (int i = 0; i < 10; i++) {
             assertTrue(List.of("r1", "r2").contains(replicaOf(ask(f, "after" + i))), "r0 was drained");
         }

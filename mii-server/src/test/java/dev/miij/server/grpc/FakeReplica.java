@@ -23,7 +23,12 @@ import java.util.concurrent.atomic.AtomicInteger;
 /** A stand-in replica on a real socket whose behaviour a test sets: answers with its name, fails, holds calls. */
 final class FakeReplica extends ModelResponseGrpc.ModelResponseImplBase implements AutoCloseable {
 
-    enum Mode { NORMAL, UNAVAILABLE, INVALID, HOLD, BREAK_AFTER_ONE_PIECE }
+    /**
+     * BREAK_BEFORE_TEXT: a stream sends what a replica sends before any generated text (the prompt when
+     * return_full_text is set, then a token whose text is empty, as an end-of-sequence token under
+     * ignore_eos), then the connection fails.
+     */
+    enum Mode { NORMAL, UNAVAILABLE, INVALID, HOLD, BREAK_AFTER_ONE_PIECE, BREAK_BEFORE_TEXT }
 
     final String name;
     final AtomicInteger calls = new AtomicInteger();
@@ -75,7 +80,7 @@ final class FakeReplica extends ModelResponseGrpc.ModelResponseImplBase implemen
             case HOLD -> held.add(answer);
             case UNAVAILABLE -> out.onError(Status.UNAVAILABLE.withDescription(name + " is loading").asRuntimeException());
             case INVALID -> out.onError(Status.INVALID_ARGUMENT.withDescription("top_k must be an integer").asRuntimeException());
-            case BREAK_AFTER_ONE_PIECE -> answer.run();
+            case BREAK_AFTER_ONE_PIECE, BREAK_BEFORE_TEXT -> answer.run();
         }
     }
 
@@ -103,6 +108,14 @@ final class FakeReplica extends ModelResponseGrpc.ModelResponseImplBase implemen
             case INVALID -> out.onError(Status.INVALID_ARGUMENT.withDescription("top_k must be an integer").asRuntimeException());
             case BREAK_AFTER_ONE_PIECE -> {
                 out.onNext(reply(name, WireReplies.NOT_FINISHED));
+                out.onError(Status.UNAVAILABLE.withDescription(name + " broke").asRuntimeException());
+            }
+            case BREAK_BEFORE_TEXT -> {
+                out.onNext(MultiGenerationReply.newBuilder().addResponse(SingleGenerationReply.newBuilder()
+                        .setResponse(name + "-prompt ").setFinishReason(WireReplies.NOT_FINISHED)).build());
+                out.onNext(MultiGenerationReply.newBuilder().addResponse(SingleGenerationReply.newBuilder()
+                        .setResponse("").setFinishReason(WireReplies.NOT_FINISHED).setGeneratedTokens(1)
+                        .addTokenIds(0)).build());
                 out.onError(Status.UNAVAILABLE.withDescription(name + " broke").asRuntimeException());
             }
         }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.miij.Generation;
 import dev.miij.GenerationOptions;
 import dev.miij.MiiException;
 import dev.miij.Response;
@@ -50,19 +51,22 @@ class GrpcClientTest {
     @Test
     void streamReportsPiecesThenTheWholeResponse() throws Exception {
         List<String> pieces = new ArrayList<>();
-        Response r = client.stream("x", GenerationOptions.defaults(), (text, ids) -> pieces.add(text)).get(5, TimeUnit.SECONDS);
+        Response r = client.stream("x", GenerationOptions.defaults(), (text, ids) -> pieces.add(text)).result()
+                .get(5, TimeUnit.SECONDS);
         assertEquals(List.of("s", ":", "a", "b"), pieces);
         assertEquals("s:ab", r.generatedText());
         assertEquals(Response.FinishReason.STOP, r.finishReason());
     }
 
     @Test
-    void cancellingTheStreamFutureCancelsTheCall() {
+    void cancellingTheStreamCancelsTheCall() throws Exception {
         server.mode = FakeReplica.Mode.HOLD;
-        CompletableFuture<Response> f = client.stream("x", GenerationOptions.defaults(), (text, ids) -> { });
-        RouterTest.await(() -> server.held.size() == 1);
-        f.cancel(true);
-        RouterTest.await(() -> server.cancelled.get() == 1);
+        Generation g = client.stream("x", GenerationOptions.defaults(), (text, ids) -> { });
+        ReplicaRouterTest.await(() -> server.held.size() == 1);
+        g.cancel();
+        ReplicaRouterTest.await(() -> server.cancelled.get() == 1);
+        assertEquals(Response.FinishReason.CANCELLED, g.result().get(5, TimeUnit.SECONDS).finishReason(),
+                "a cancelled stream ends normally, as the engine's do");
     }
 
     @Test
@@ -72,7 +76,7 @@ class GrpcClientTest {
         assertEquals(MiiException.Kind.INVALID_ARGUMENT, e.kind());
         assertEquals("top_k must be an integer", e.getMessage());
         ExecutionException x = assertThrows(ExecutionException.class,
-                () -> client.stream("a", GenerationOptions.defaults(), (t, ids) -> { }).get(5, TimeUnit.SECONDS));
+                () -> client.stream("a", GenerationOptions.defaults(), (t, ids) -> { }).result().get(5, TimeUnit.SECONDS));
         assertEquals(MiiException.Kind.INVALID_ARGUMENT, ((MiiException) x.getCause()).kind());
     }
 
@@ -132,7 +136,7 @@ class GrpcClientTest {
     void thePublisherDeliversOnlyWhatWasRequested() throws Exception {
         Recorder r = new Recorder(2);
         client.streamPublisher("x", GenerationOptions.defaults()).subscribe(r);
-        RouterTest.await(() -> r.count() == 2);
+        ReplicaRouterTest.await(() -> r.count() == 2);
         Thread.sleep(200);
         assertEquals(2, r.count(), "no more than requested");
         r.subscription.request(Long.MAX_VALUE);
@@ -154,9 +158,9 @@ class GrpcClientTest {
         server.mode = FakeReplica.Mode.HOLD;
         Recorder r = new Recorder(1);
         client.streamPublisher("x", GenerationOptions.defaults()).subscribe(r);
-        RouterTest.await(() -> r.count() == 1);
+        ReplicaRouterTest.await(() -> r.count() == 1);
         r.subscription.cancel();
-        RouterTest.await(() -> server.cancelled.get() == 1);
+        ReplicaRouterTest.await(() -> server.cancelled.get() == 1);
     }
 
     @Test

@@ -52,7 +52,7 @@ class KubernetesDiscoveryTest {
         client.discovery().v1().endpointSlices().inNamespace("serving")
                 .resource(slice("mii-replicas-a", port, List.of("127.0.0.1"), List.of("127.0.0.2"))).create();
         BackendPool pool = new BackendPool(List.of());
-        Router router = new Router(pool, timer, 10_000);
+        ReplicaRouter router = new ReplicaRouter(pool, timer, 10_000);
         pool.startHealthChecks(timer, 100);
         BalancerServer lb = BalancerServer.start("127.0.0.1", 0, router, () -> { });
         KubernetesDiscovery discovery = new KubernetesDiscovery(client, false, "serving", "mii-replicas", "grpc");
@@ -60,7 +60,7 @@ class KubernetesDiscoveryTest {
         try {
             discovery.start(pool::update);
             var stub = ModelResponseGrpc.newBlockingStub(ch);
-            RouterTest.await(() -> pool.size() == 1 && pool.allUp());
+            ReplicaRouterTest.await(() -> pool.size() == 1 && pool.allUp());
             List<CompletableFuture<String>> load = new ArrayList<>();
             for (int i = 0; i < 150; i++) {
                 int k = i;
@@ -73,7 +73,7 @@ class KubernetesDiscoveryTest {
                             .resource(slice("mii-replicas-b", port, List.of("127.0.0.3"), List.of())).create();
                 }
                 if (i == 90) { // pod0 is deleted
-                    RouterTest.await(() -> pool.size() == 3 && pool.allUp());
+                    ReplicaRouterTest.await(() -> pool.size() == 3 && pool.allUp());
                     client.discovery().v1().endpointSlices().inNamespace("serving")
                             .resource(slice("mii-replicas-a", port, List.of("127.0.0.2"), List.of())).update();
                 }
@@ -82,13 +82,13 @@ class KubernetesDiscoveryTest {
             List<String> served = load.stream().map(CompletableFuture::join).toList(); // none lost
             assertEquals(150, served.size());
             assertTrue(served.stream().anyMatch(s -> s.startsWith("pod2:")), "a pod that appeared got requests");
-            RouterTest.await(() -> pool.size() == 2);
+            ReplicaRouterTest.await(() -> pool.size() == 2);
             for (int i = 0; i < 10; i++) {
                 String s = stub.generatorReply(MultiStringRequest.newBuilder().addRequest("after").build()).getResponse(0).getResponse();
                 assertTrue(s.startsWith("pod1:") || s.startsWith("pod2:"), s);
             }
             client.discovery().v1().endpointSlices().inNamespace("serving").withName("mii-replicas-b").delete();
-            RouterTest.await(() -> pool.size() == 1);
+            ReplicaRouterTest.await(() -> pool.size() == 1);
         } finally {
             discovery.close();
             ch.shutdownNow();

@@ -1,10 +1,11 @@
 package dev.miij.server.grpc;
 
+import java.util.Arrays;
+import dev.miij.testing.Fixtures;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.miij.GenerationOptions;
 import dev.miij.Mii;
 import dev.miij.Pipeline;
@@ -35,14 +36,14 @@ import org.junit.jupiter.api.Test;
 /** A replica's gRPC server in this process, over a real engine on a tiny fixture model, through real sockets. */
 class ReplicaServiceTest {
 
-    static final Path FIXTURE = TestFixtures.LLAMA2;
+    static final Path FIXTURE = Fixtures.dir("llama2");
     static final int NEW_TOKENS = 24;
 
     static Pipeline pipeline;
     static ReplicaServer server;
     static ManagedChannel channel;
     static ModelResponseGrpc.ModelResponseBlockingStub stub;
-    static JsonNode cases;
+    static List<Fixtures.Case> cases;
 
     static PipelineOptions engineOptions() {
         return PipelineOptions.defaults().withEngine(EngineConfig.defaults().withKvBlockSize(16).withNumKvBlocks(128));
@@ -50,7 +51,7 @@ class ReplicaServiceTest {
 
     @BeforeAll
     static void start() {
-        cases = TestFixtures.cases(FIXTURE);
+        cases = Fixtures.cases("llama2");
         pipeline = Mii.pipeline(FIXTURE.toString(), engineOptions());
         server = ReplicaServer.start("127.0.0.1", 0, null, () -> { });
         server.serve(new PipelineService(pipeline, "test", "llama2"));
@@ -77,7 +78,7 @@ class ReplicaServiceTest {
 
     static List<String> prompts() {
         List<String> out = new ArrayList<>();
-        cases.forEach(c -> out.add(c.get("prompt").asText()));
+        cases.forEach(c -> out.add(c.prompt()));
         return out;
     }
 
@@ -93,14 +94,13 @@ class ReplicaServiceTest {
         assertEquals(prompts.size(), reply.getResponseCount());
         for (int i = 0; i < prompts.size(); i++) {
             SingleGenerationReply r = reply.getResponse(i);
-            JsonNode c = cases.get(i);
-            List<Integer> reference = new ArrayList<>();
-            c.get("greedy_ids").forEach(id -> reference.add(id.asInt()));
+            Fixtures.Case c = cases.get(i);
+            List<Integer> reference = Arrays.stream(c.greedyIds()).boxed().toList();
             assertEquals(reference.subList(0, NEW_TOKENS), local.get(i).tokenIds(), "pipeline vs transformers, case " + i);
             assertEquals(local.get(i).generatedText(), r.getResponse(), "case " + i);
             assertEquals(reference.subList(0, NEW_TOKENS), r.getTokenIdsList().stream().map(Long::intValue).toList(),
                     "token ids over gRPC, case " + i);
-            assertEquals(c.get("prompt_ids").size(), r.getPromptTokens());
+            assertEquals(c.promptIds().length, r.getPromptTokens());
             assertEquals(NEW_TOKENS, r.getGeneratedTokens());
             assertEquals("length", r.getFinishReason());
         }
@@ -179,7 +179,7 @@ class ReplicaServiceTest {
         assertEquals("length", reasons.getLast());
         assertTrue(reasons.subList(0, reasons.size() - 1).stream().allMatch(WireReplies.NOT_FINISHED::equals));
         assertEquals(NEW_TOKENS, last.getGeneratedTokens());
-        assertEquals(cases.get(0).get("prompt_ids").size(), last.getPromptTokens());
+        assertEquals(cases.get(0).promptIds().length, last.getPromptTokens());
     }
 
     @Test

@@ -1,6 +1,5 @@
 package dev.miij.server.http;
 
-import static dev.miij.server.http.HttpTestSupport.fixture;
 import static dev.miij.server.http.HttpTestSupport.get;
 import static dev.miij.server.http.HttpTestSupport.json;
 import static dev.miij.server.http.HttpTestSupport.post;
@@ -13,6 +12,7 @@ import com.openai.errors.UnauthorizedException;
 import com.openai.models.completions.CompletionCreateParams;
 import dev.miij.Pipeline;
 import dev.miij.server.PipelineService;
+import dev.miij.testing.Fixtures;
 import java.net.http.HttpResponse;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterAll;
@@ -31,7 +31,7 @@ class AuthAndHealthTest {
 
     @BeforeAll
     static void start() {
-        pipe = HttpTestSupport.pipeline(fixture("llama2"));
+        pipe = HttpTestSupport.pipeline(Fixtures.dir("llama2"));
         http = HttpFrontend.start(new PipelineService(pipe, "tiny", "llama2"), null, 0, KEY);
     }
 

@@ -1,6 +1,5 @@
 package dev.miij.server.http;
 
-import static dev.miij.server.http.HttpTestSupport.fixture;
 import static dev.miij.server.http.HttpTestSupport.json;
 import static dev.miij.server.http.HttpTestSupport.post;
 import static dev.miij.server.http.HttpTestSupport.postBytes;
@@ -10,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.miij.Pipeline;
 import dev.miij.server.PipelineService;
+import dev.miij.testing.Fixtures;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -36,7 +36,7 @@ class BadInputTest {
 
     @BeforeAll
     static void start() {
-        pipe = HttpTestSupport.pipeline(fixture("llama2"));
+        pipe = HttpTestSupport.pipeline(Fixtures.dir("llama2"));
         http = HttpFrontend.start(new PipelineService(pipe, "tiny", "llama2"), "127.0.0.1", 0, null);
     }
 

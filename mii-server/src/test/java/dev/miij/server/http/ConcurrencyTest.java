@@ -1,7 +1,6 @@
 package dev.miij.server.http;
 
 import static dev.miij.server.http.HttpTestSupport.events;
-import static dev.miij.server.http.HttpTestSupport.fixture;
 import static dev.miij.server.http.HttpTestSupport.json;
 import static dev.miij.server.http.HttpTestSupport.post;
 import static dev.miij.server.http.HttpTestSupport.q;
@@ -11,6 +10,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.miij.GenerationOptions;
 import dev.miij.Pipeline;
 import dev.miij.server.PipelineService;
+import dev.miij.testing.Fixtures;
 import java.net.http.HttpResponse;
 import java.util.ArrayList;
 import java.util.List;
@@ -32,7 +32,7 @@ class ConcurrencyTest {
 
     @BeforeAll
     static void start() {
-        pipe = HttpTestSupport.pipeline(fixture("llama2"));
+        pipe = HttpTestSupport.pipeline(Fixtures.dir("llama2"));
         http = HttpFrontend.start(new PipelineService(pipe, "tiny", "llama2"), "127.0.0.1", 0, null);
     }
 
@@ -44,7 +44,7 @@ class ConcurrencyTest {
 
     @Test
     void thirtyTwoConcurrentRequestsAllGetTheGreedyAnswer() throws Exception {
-        List<String> prompts = HttpTestSupport.cases("llama2").stream().map(HttpTestSupport.Case::prompt).toList();
+        List<String> prompts = Fixtures.cases("llama2").stream().map(Fixtures.Case::prompt).toList();
         GenerationOptions greedy = GenerationOptions.builder().maxNewTokens(24).doSample(false).build();
         List<String> expected = pipe.generate(prompts, greedy).stream().map(r -> r.generatedText()).toList();
 

@@ -1,7 +1,6 @@
 package dev.miij.server.http;
 
 import static dev.miij.server.http.HttpTestSupport.eventually;
-import static dev.miij.server.http.HttpTestSupport.fixture;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -9,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.miij.Pipeline;
 import dev.miij.Response;
 import dev.miij.server.PipelineService;
+import dev.miij.testing.Fixtures;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -33,7 +33,7 @@ class DisconnectTest {
 
     @BeforeAll
     static void start() {
-        pipe = HttpTestSupport.pipeline(fixture("llama2"));
+        pipe = HttpTestSupport.pipeline(Fixtures.dir("llama2"));
     }
 
     @AfterAll
@@ -91,7 +91,7 @@ class DisconnectTest {
     @Test
     void aClientLeavingBeforeItsBodyEndedIsNotAServerError() throws Exception {
         RecordingService service = new RecordingService(new PipelineService(pipe, "tiny", "llama2"), 0);
-        java.util.logging.Logger routerLog = java.util.logging.Logger.getLogger(Router.class.getName());
+        java.util.logging.Logger routerLog = java.util.logging.Logger.getLogger(HttpRouter.class.getName());
         java.util.List<java.util.logging.LogRecord> logged = new java.util.concurrent.CopyOnWriteArrayList<>();
         java.util.logging.Handler recorder = new java.util.logging.Handler() {
             @Override

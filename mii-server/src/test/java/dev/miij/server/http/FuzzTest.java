@@ -1,11 +1,11 @@
 package dev.miij.server.http;
 
-import static dev.miij.server.http.HttpTestSupport.fixture;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.miij.Pipeline;
 import dev.miij.server.PipelineService;
+import dev.miij.testing.Fixtures;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -60,7 +60,7 @@ class FuzzTest {
     @Test
     @Timeout(240)
     void malformedRequestsGetOnly4xxAndTheServerKeepsServing() throws Exception {
-        Pipeline pipe = HttpTestSupport.pipeline(fixture("llama2"));
+        Pipeline pipe = HttpTestSupport.pipeline(Fixtures.dir("llama2"));
         HttpLimits limits = HttpLimits.defaults().withIdleTimeout(Duration.ofSeconds(2)).withMaxBodyBytes(64 << 10);
         Map<Integer, LongAdder> statuses = new ConcurrentHashMap<>();
         List<String> serverErrors = java.util.Collections.synchronizedList(new ArrayList<>());

@@ -1,8 +1,5 @@
 package dev.miij.server.http;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.openai.client.OpenAIClient;
@@ -30,10 +27,6 @@ final class HttpTestSupport {
     static final ObjectMapper JSON = new ObjectMapper();
     static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
 
-    /** A reference case of a fixture: transformers' greedy ids and top-1/top-2 margins per step. */
-    record Case(String prompt, int[] greedyIds, double[] margins) {
-    }
-
     /** One server-sent event: its name (null when unnamed) and its data. */
     record Event(String name, String data) {
         JsonNode json() {
@@ -46,15 +39,6 @@ final class HttpTestSupport {
     }
 
     private HttpTestSupport() {
-    }
-
-    /** A tiny fixture model of mii-core's tests (the tests run in mii-server's folder). */
-    static Path fixture(String name) {
-        Path p = Path.of("../mii-core/src/test/resources/fixtures", name);
-        if (!Files.isDirectory(p)) {
-            p = Path.of("mii-core/src/test/resources/fixtures", name);
-        }
-        return p.toAbsolutePath().normalize();
     }
 
     /** The KJV demo model, for tests that need real words (stop strings). */
@@ -73,35 +57,6 @@ final class HttpTestSupport {
     static Pipeline pipeline(Path dir) {
         return Mii.pipeline(dir.toString(), PipelineOptions.defaults().withEngine(
                 EngineConfig.defaults().withNumKvBlocks(256)));
-    }
-
-    static List<Case> cases(String fixture) throws IOException {
-        JsonNode root = JSON.readTree(fixture(fixture).resolve("reference.json").toFile());
-        List<Case> out = new ArrayList<>();
-        for (JsonNode c : root.get("cases")) {
-            int[] ids = new int[c.get("greedy_ids").size()];
-            double[] margins = new double[ids.length];
-            for (int i = 0; i < ids.length; i++) {
-                ids[i] = c.get("greedy_ids").get(i).asInt();
-                margins[i] = c.get("margins").get(i).asDouble();
-            }
-            out.add(new Case(c.get("prompt").asText(), ids, margins));
-        }
-        return out;
-    }
-
-    /**
-     * Checks greedy ids against transformers' up to the first near-tie (top-1/top-2 margin under 2e-3),
-     * where float rounding may legitimately pick the other token.
-     */
-    static void checkGreedy(Case c, List<Integer> actual) {
-        for (int i = 0; i < c.greedyIds().length; i++) {
-            assertTrue(i < actual.size(), "only " + actual.size() + " tokens for " + c.prompt());
-            assertEquals(c.greedyIds()[i], actual.get(i), "token " + i + " of " + c.prompt());
-            if (c.margins()[i] < 2e-3) {
-                return;
-            }
-        }
     }
 
     static URI uri(HttpFrontend http, String path) {

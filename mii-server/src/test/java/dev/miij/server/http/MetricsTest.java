@@ -1,16 +1,27 @@
 package dev.miij.server.http;
 
-import static dev.miij.server.http.HttpTestSupport.fixture;
 import static dev.miij.server.http.HttpTestSupport.get;
 import static dev.miij.server.http.HttpTestSupport.post;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.miij.Generation;
+import dev.miij.GenerationOptions;
 import dev.miij.Pipeline;
+import dev.miij.Response;
+import dev.miij.engine.EngineStats;
+import dev.miij.engine.StreamListener;
+import dev.miij.server.EngineSample;
+import dev.miij.server.GenerationService;
 import dev.miij.server.PipelineService;
+import dev.miij.server.grpc.EngineStatsRpc;
+import dev.miij.testing.Fixtures;
+import dev.miij.tokenizer.TokenizerConfig;
 import java.net.http.HttpResponse;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
@@ -29,7 +40,7 @@ class MetricsTest {
 
     @BeforeAll
     static void start() {
-        pipe = HttpTestSupport.pipeline(fixture("llama2"));
+        pipe = HttpTestSupport.pipeline(Fixtures.dir("llama2"));
         http = HttpFrontend.start(new PipelineService(pipe, "tiny", "llama2"), "127.0.0.1", 0, null);
     }
 
@@ -107,6 +118,91 @@ class MetricsTest {
         assertTrue(samples.containsKey("vllm:request_success_total{finished_reason=\"length\",model_name=\"llama2\"}"), r.body());
     }
 
+    @Test
+    void queueTimeIsAHistogramOfTheEnginesRequests() throws Exception {
+        try (Pipeline p = HttpTestSupport.pipeline(Fixtures.dir("llama2"));
+             HttpFrontend own = HttpFrontend.start(new PipelineService(p, "tiny", "llama2"), "127.0.0.1", 0, null)) {
+            assertEquals(200, post(own, "/mii/tiny", "{\"prompts\": [\"Hello\", \"The quick brown fox\", \"A\"], "
+                    + "\"max_new_tokens\": 3, \"do_sample\": false}").statusCode());
+            assertEquals(200, post(own, "/v1/completions", "{\"prompt\": \"Hello\", \"max_tokens\": 2}").statusCode());
+            String body = get(own, "/metrics").body();
+            Map<String, Double> samples = parse(body);
+            String name = "vllm:request_queue_time_seconds";
+            String model = "{model_name=\"llama2\"}";
+            assertTrue(body.contains("# TYPE " + name + " histogram"), body);
+            assertEquals(4.0, samples.get(name + "_count" + model), "one per engine request: " + body);
+            assertTrue(samples.get(name + "_sum" + model) > 0);
+            checkCumulative(body, name, model);
+        }
+    }
+
+    @Test
+    void queueTimeAddsUpTheReplicasThatPublishOne() {
+        Map<String, Long> first = new HashMap<>(Map.of(EngineStatsRpc.queueTimeBucketKey(0), 2L,
+                EngineStatsRpc.queueTimeBucketKey(3), 1L, EngineStatsRpc.QUEUE_TIME_COUNT, 3L,
+                EngineStatsRpc.QUEUE_TIME_NANOS, 500_000_000L));
+        int inf = EngineStats.QUEUE_TIME_BUCKETS.length;
+        Map<String, Long> second = new HashMap<>(Map.of(EngineStatsRpc.queueTimeBucketKey(0), 1L,
+                EngineStatsRpc.queueTimeBucketKey(inf), 1L, EngineStatsRpc.QUEUE_TIME_COUNT, 2L,
+                EngineStatsRpc.QUEUE_TIME_NANOS, 9_000_000_000_000L));
+        Map<String, Long> older = Map.of("requests_running", 1L);
+        List<EngineSample> replicas = List.of(new EngineSample(0, first, Map.of()), new EngineSample(1, second, Map.of()),
+                new EngineSample(2, older, Map.of()), new EngineSample(3, Map.of(), Map.of()));
+        Metrics metrics = new Metrics();
+        metrics.register(new FixedSamples(replicas));
+        StringBuilder out = new StringBuilder();
+        metrics.write(out);
+        String body = out.toString();
+        Map<String, Double> samples = parse(body);
+        String h = "vllm:request_queue_time_seconds";
+        assertEquals(5.0, samples.get(h + "_count{model_name=\"m\"}"), body);
+        assertEquals(9000.5, samples.get(h + "_sum{model_name=\"m\"}"), 1e-9);
+        assertEquals(3.0, samples.get(h + "_bucket{model_name=\"m\",le=\"0.001\"}"), body);
+        assertEquals(3.0, samples.get(h + "_bucket{model_name=\"m\",le=\"0.01\"}"), body);
+        assertEquals(4.0, samples.get(h + "_bucket{model_name=\"m\",le=\"0.025\"}"), body);
+        assertEquals(4.0, samples.get(h + "_bucket{model_name=\"m\",le=\"7680.0\"}"), body);
+        assertEquals(5.0, samples.get(h + "_bucket{model_name=\"m\",le=\"+Inf\"}"), body);
+        checkCumulative(body, h, "{model_name=\"m\"}");
+    }
+
+    /** A service whose engines say what a test wants. */
+    record FixedSamples(List<EngineSample> samples) implements GenerationService {
+        @Override
+        public String deploymentName() {
+            return "d";
+        }
+
+        @Override
+        public String modelName() {
+            return "m";
+        }
+
+        @Override
+        public CompletableFuture<List<Response>> generate(List<String> prompts, GenerationOptions options) {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
+        public Generation stream(String prompt, GenerationOptions options, StreamListener listener) {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
+        public TokenizerConfig tokenizerConfig() {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
+        public int countTokens(String text) {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
+        public List<EngineSample> engineSamples() {
+            return samples;
+        }
+    }
+
     /** Every line is a comment or a well-formed sample; returns the samples by name and labels. */
     static Map<String, Double> parse(String body) {
         Map<String, Double> out = new HashMap<>();
@@ -122,10 +218,16 @@ class MetricsTest {
     }
 
     static void checkCumulative(String body, String histogram) {
+        checkCumulative(body, histogram, "");
+    }
+
+    /** The buckets of one series ({@code labels}: its labels other than le, as written) never decrease, up to _count. */
+    static void checkCumulative(String body, String histogram, String labels) {
         double previous = 0;
         double inf = -1;
+        String prefix = histogram + "_bucket{" + (labels.isEmpty() ? "" : labels.substring(1, labels.length() - 1) + ",");
         for (String line : body.split("\n")) {
-            if (line.startsWith(histogram + "_bucket{")) {
+            if (line.startsWith(prefix)) {
                 double v = Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
                 assertTrue(v >= previous, "buckets are cumulative: " + line);
                 previous = v;
@@ -134,6 +236,6 @@ class MetricsTest {
                 }
             }
         }
-        assertEquals(parse(body).get(histogram + "_count"), inf);
+        assertEquals(parse(body).get(histogram + "_count" + labels), inf);
     }
 }

@@ -1,8 +1,6 @@
 package dev.miij.server.http;
 
-import static dev.miij.server.http.HttpTestSupport.checkGreedy;
 import static dev.miij.server.http.HttpTestSupport.events;
-import static dev.miij.server.http.HttpTestSupport.fixture;
 import static dev.miij.server.http.HttpTestSupport.json;
 import static dev.miij.server.http.HttpTestSupport.post;
 import static dev.miij.server.http.HttpTestSupport.q;
@@ -14,6 +12,7 @@ import dev.miij.GenerationOptions;
 import dev.miij.Pipeline;
 import dev.miij.Response;
 import dev.miij.server.PipelineService;
+import dev.miij.testing.Fixtures;
 import java.net.http.HttpResponse;
 import java.util.ArrayList;
 import java.util.List;
@@ -28,13 +27,13 @@ class MiiGatewayTest {
 
     static Pipeline pipe;
     static HttpFrontend http;
-    static List<HttpTestSupport.Case> cases;
+    static List<Fixtures.Case> cases;
 
     @BeforeAll
     static void start() throws Exception {
-        pipe = HttpTestSupport.pipeline(fixture("llama2"));
+        pipe = HttpTestSupport.pipeline(Fixtures.dir("llama2"));
         http = HttpFrontend.start(new PipelineService(pipe, "tiny", "llama2"), "127.0.0.1", 0, null);
-        cases = HttpTestSupport.cases("llama2");
+        cases = Fixtures.cases("llama2");
     }
 
     @AfterAll
@@ -44,7 +43,7 @@ class MiiGatewayTest {
     }
 
     private static List<String> prompts() {
-        return cases.stream().map(HttpTestSupport.Case::prompt).toList();
+        return cases.stream().map(Fixtures.Case::prompt).toList();
     }
 
     @Test
@@ -83,7 +82,7 @@ class MiiGatewayTest {
 
     @Test
     void streamedPiecesConcatenateToTheTextAndCarryTransformersGreedyIds() throws Exception {
-        for (HttpTestSupport.Case c : cases) {
+        for (Fixtures.Case c : cases) {
             HttpResponse<String> r = post(http, "/mii/tiny", "{\"prompts\": " + q(c.prompt())
                     + ", \"max_new_tokens\": 24, \"do_sample\": false, \"stream\": true}");
             assertEquals(200, r.statusCode(), r.body());
@@ -110,7 +109,7 @@ class MiiGatewayTest {
             assertEquals(24, last.get("generated_length").asInt());
             assertEquals("length", last.get("finish_reason").asText());
             assertEquals(expected.tokenIds(), ids);
-            checkGreedy(c, ids);
+            Fixtures.checkGreedy(c.prompt(), c, ids.stream().mapToInt(Integer::intValue).toArray());
         }
     }
 

@@ -1,6 +1,5 @@
 package dev.miij.server.http;
 
-import static dev.miij.server.http.HttpTestSupport.fixture;
 import static dev.miij.server.http.HttpTestSupport.json;
 import static dev.miij.server.http.HttpTestSupport.post;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -10,6 +9,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.miij.GenerationOptions;
 import dev.miij.Pipeline;
 import dev.miij.server.PipelineService;
+import dev.miij.testing.Fixtures;
 import java.net.http.HttpResponse;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -23,7 +23,7 @@ class PenaltiesHttpTest {
 
     @BeforeAll
     static void start() {
-        pipe = HttpTestSupport.pipeline(fixture("llama2"));
+        pipe = HttpTestSupport.pipeline(Fixtures.dir("llama2"));
         http = HttpFrontend.start(new PipelineService(pipe, "tiny", "llama2"), "127.0.0.1", 0, null);
     }
 

@@ -1,5 +1,6 @@
 package dev.miij.server.http;
 
+import dev.miij.Generation;
 import dev.miij.GenerationOptions;
 import dev.miij.Response;
 import dev.miij.engine.StreamListener;
@@ -40,8 +41,8 @@ final class RecordingService implements GenerationService {
     }
 
     @Override
-    public Stream stream(String prompt, GenerationOptions options, StreamListener listener) {
-        Stream s = inner.stream(prompt, options, new StreamListener() {
+    public Generation stream(String prompt, GenerationOptions options, StreamListener listener) {
+        Generation s = inner.stream(prompt, options, new StreamListener() {
             @Override
             public void onText(String text, int[] tokenIds) {
                 try {

@@ -1,5 +1,6 @@
 package dev.miij.server.http;
 
+import dev.miij.Generation;
 import dev.miij.GenerationOptions;
 import dev.miij.Response;
 import dev.miij.engine.StreamListener;
@@ -42,7 +43,7 @@ final class ScriptedService implements GenerationService {
     }
 
     @Override
-    public Stream stream(String prompt, GenerationOptions options, StreamListener listener) {
+    public Generation stream(String prompt, GenerationOptions options, StreamListener listener) {
         if (streamThrows != null) {
             throw streamThrows;
         }
@@ -71,7 +72,7 @@ final class ScriptedService implements GenerationService {
                 result.complete(r);
             }
         });
-        return new Stream() {
+        return new Generation() {
             @Override
             public CompletableFuture<Response> result() {
                 return result;

@@ -15,11 +15,12 @@ import org.slf4j.LoggerFactory;
 /**
  * The one handler of the server: finds the route, checks the API key, method and readiness, and turns
  * whatever a route throws into an error response, so that no request can take the server down or go
- * unanswered. Counts every request by endpoint and status.
+ * unanswered. Counts every request by endpoint and status. (Which replica serves a generation is decided
+ * behind the {@link GenerationService}, by the load balancer's {@code ReplicaRouter}.)
  */
-final class Router {
+final class HttpRouter {
 
-    private static final Logger LOG = LoggerFactory.getLogger(Router.class);
+    private static final Logger LOG = LoggerFactory.getLogger(HttpRouter.class);
     /** One line per generation request at info: id, status, tokens and timings. */
     private static final Logger REQUESTS = LoggerFactory.getLogger("dev.miij.server.http.requests");
 
@@ -49,7 +50,7 @@ final class Router {
     private final OpenAiCompletions completions;
     private final OpenAiChat chat;
 
-    Router(GenerationService service, Metrics metrics, String apiKey, HttpLimits limits, BooleanSupplier ready,
+    HttpRouter(GenerationService service, Metrics metrics, String apiKey, HttpLimits limits, BooleanSupplier ready,
            Set<StreamPump> inFlight) {
         this.service = service;
         this.metrics = metrics;

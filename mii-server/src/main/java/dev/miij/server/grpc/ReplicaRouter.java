@@ -10,22 +10,28 @@ import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.StreamObserver;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Sends each request to the replica with the least outstanding work and relays its replies. A call
- * that fails with UNAVAILABLE before any reply was relayed (the replica died or is restarting) is sent
- * again to another replica, so requests made after a replica dies do not fail; while no replica is
- * up, requests wait for one (up to {@code waitForReplicaMillis}).
+ * that fails with UNAVAILABLE before its output began (the replica died or is restarting) is sent
+ * again to another replica, so that no request fails for a lost replica unless it had already shown
+ * the client some of its text; while no replica is up, requests wait for one (up to
+ * {@code waitForReplicaMillis}). Replies without generated text — the prompt a stream with
+ * return_full_text starts with, a token whose text is empty (an end-of-sequence token under
+ * ignore_eos, part of a character) — are held back until the first one with generated text, so a
+ * retry never shows the client anything of the failed attempt.
  *
  * <pre>{@code
- * Router.Forward f = router.forward(Router.UNARY, request, null, observer);
+ * ReplicaRouter.Forward f = router.forward(ReplicaRouter.UNARY, request, null, observer);
  * f.cancel();   // if the caller goes away
  * }</pre>
  */
-public final class Router {
+public final class ReplicaRouter {
 
     public static final MethodDescriptor<MultiStringRequest, MultiGenerationReply> UNARY =
             ModelResponseGrpc.getGeneratorReplyMethod();
@@ -40,7 +46,7 @@ public final class Router {
     private final AtomicInteger inFlight = new AtomicInteger();
     private volatile boolean closed;
 
-    public Router(BackendPool pool, ScheduledExecutorService timer, long waitForReplicaMillis) {
+    public ReplicaRouter(BackendPool pool, ScheduledExecutorService timer, long waitForReplicaMillis) {
         this.pool = pool;
         this.timer = timer;
         this.waitForReplicaMillis = waitForReplicaMillis;
@@ -88,6 +94,16 @@ public final class Router {
         return f;
     }
 
+    /** Whether a reply carries generated text (not only the prompt, token ids or a finish reason). */
+    static boolean hasGeneratedText(MultiGenerationReply reply) {
+        for (var r : reply.getResponseList()) {
+            if (r.getGeneratedTokens() > 0 && !r.getResponse().isEmpty()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** One relayed call across its attempts. */
     public final class Forward {
         private final MethodDescriptor<MultiStringRequest, MultiGenerationReply> method;
@@ -100,7 +116,10 @@ public final class Router {
         private int attempts;
         private boolean cancelled;
         private boolean done;
+        /** Whether output has reached the sink; from then on the call can no longer be retried. */
         private volatile boolean relayed;
+        /** Replies of the current attempt held back until its output begins (only its callbacks touch it). */
+        private final List<MultiGenerationReply> held = new ArrayList<>();
 
         private Forward(MethodDescriptor<MultiStringRequest, MultiGenerationReply> method, MultiStringRequest request,
                         Deadline deadline, StreamObserver<MultiGenerationReply> sink) {
@@ -158,7 +177,11 @@ public final class Router {
             StreamObserver<MultiGenerationReply> relay = new StreamObserver<>() {
                 @Override
                 public void onNext(MultiGenerationReply reply) {
-                    relayed = true;
+                    if (!relayed && !hasGeneratedText(reply)) {
+                        held.add(reply);
+                        return;
+                    }
+                    release();
                     sink.onNext(reply);
                 }
 
@@ -174,6 +197,7 @@ public final class Router {
                         call = null;
                     }
                     if (retry) {
+                        held.clear();
                         // The replica is gone or not ready: keep new work off it until a health check says otherwise.
                         pool.markDown(b.index, "a call failed: " + s.getDescription());
                         attempt();
@@ -185,6 +209,7 @@ public final class Router {
                 @Override
                 public void onCompleted() {
                     pool.release(b, prompts);
+                    release();
                     finish(Status.OK);
                 }
             };
@@ -199,6 +224,13 @@ public final class Router {
                     c.cancel("cancelled by the client", null);
                 }
             }
+        }
+
+        /** Output begins: the held replies go to the sink, in order. */
+        private void release() {
+            relayed = true;
+            held.forEach(sink::onNext);
+            held.clear();
         }
 
         private void finish(Status s) {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.Empty;
+import dev.miij.Generation;
 import dev.miij.GenerationOptions;
 import dev.miij.MiiException;
 import dev.miij.Response;
@@ -36,12 +37,12 @@ import org.junit.jupiter.api.Timeout;
 
 /** The load balancer in this process, in front of stand-in replicas on real sockets. */
 @Timeout(30)
-class RouterTest {
+class ReplicaRouterTest {
 
     ScheduledExecutorService timer;
     List<FakeReplica> replicas;
     BackendPool pool;
-    Router router;
+    ReplicaRouter router;
     BalancerServer balancer;
     ManagedChannel channel;
     ModelResponseGrpc.ModelResponseBlockingStub stub;
@@ -52,7 +53,7 @@ class RouterTest {
         timer = Executors.newScheduledThreadPool(2);
         replicas = new ArrayList<>(List.of(new FakeReplica("r0", 0), new FakeReplica("r1", 0)));
         pool = new BackendPool(replicas.stream().map(r -> new InetSocketAddress("127.0.0.1", r.port())).toList());
-        router = new Router(pool, timer, 5000);
+        router = new ReplicaRouter(pool, timer, 5000);
         pool.startHealthChecks(timer, 100);
         balancer = BalancerServer.start("127.0.0.1", 0, router, terminated::countDown);
         channel = NettyChannelBuilder.forAddress("127.0.0.1", balancer.port()).usePlaintext().build();
@@ -158,6 +159,21 @@ class RouterTest {
     }
 
     @Test
+    void aStreamThatBreaksBeforeItsFirstTextIsRetriedAndShowsNothingOfTheFirstReplica() {
+        replicas.get(0).mode = FakeReplica.Mode.BREAK_BEFORE_TEXT;
+        for (int i = 0; i < 4; i++) {
+            List<MultiGenerationReply> replies = new ArrayList<>();
+            stub.generatorReplyStream(req("s" + i)).forEachRemaining(replies::add);
+            StringBuilder text = new StringBuilder();
+            replies.forEach(r -> text.append(r.getResponse(0).getResponse()));
+            assertEquals("r1:ab", text.toString(), "stream " + i);
+            assertTrue(replies.stream().allMatch(r -> r.getResponse(0).getTokenIdsCount() == 0),
+                    "no piece of the broken stream reaches the client: " + replies);
+        }
+        assertTrue(replicas.get(0).calls.get() > 0, "the breaking replica was tried");
+    }
+
+    @Test
     void errorsOtherThanUnavailablePassThroughUnchanged() {
         replicas.forEach(r -> r.mode = FakeReplica.Mode.INVALID);
         StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> answer("x"));
@@ -183,7 +199,7 @@ class RouterTest {
     void aCancelledCallIsCancelledOnItsReplica() {
         replicas.forEach(r -> r.mode = FakeReplica.Mode.HOLD);
         CountDownLatch firstPiece = new CountDownLatch(1);
-        var call = channel.newCall(Router.STREAM, io.grpc.CallOptions.DEFAULT);
+        var call = channel.newCall(ReplicaRouter.STREAM, io.grpc.CallOptions.DEFAULT);
         io.grpc.stub.ClientCalls.asyncServerStreamingCall(call, req("x"), new StreamObserver<MultiGenerationReply>() {
             @Override
             public void onNext(MultiGenerationReply value) {
@@ -228,7 +244,7 @@ class RouterTest {
 
         replicas.forEach(x -> x.mode = FakeReplica.Mode.HOLD);
         List<String> finished = new ArrayList<>();
-        GenerationService.Stream st = s.stream("y", GenerationOptions.defaults(), new StreamListener() {
+        Generation st = s.stream("y", GenerationOptions.defaults(), new StreamListener() {
             @Override
             public void onText(String text, int[] tokenIds) {
             }
