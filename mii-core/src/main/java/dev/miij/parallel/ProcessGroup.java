@@ -95,6 +95,7 @@ public final class ProcessGroup implements StepBroadcast, GroupChannel, AutoClos
     private final Timeouts timeouts;
     private final List<Consumer<MiiException>> listeners = new CopyOnWriteArrayList<>();
     private final List<Thread> readers = new ArrayList<>();
+    private final List<AutoCloseable> owned = new CopyOnWriteArrayList<>();
     private final Thread heartbeat;
     private volatile MiiException failure;
     private volatile boolean closing;
@@ -361,6 +362,11 @@ public final class ProcessGroup implements StepBroadcast, GroupChannel, AutoClos
         return size;
     }
 
+    @Override
+    public void onFailure(Runnable action) {
+        onFailure(e -> action.run());
+    }
+
     /** Runs {@code listener} (once, on some thread of the group) when the group fails; at once if it has. */
     public void onFailure(Consumer<MiiException> listener) {
         listeners.add(listener);
@@ -387,12 +393,20 @@ public final class ProcessGroup implements StepBroadcast, GroupChannel, AutoClos
         return e;
     }
 
-    /** The collective of this rank for tensors on {@code backend}: a provider's (NCCL), or this group's connections on the CPU. */
+    /**
+     * The collective of this rank for tensors on {@code backend}: a provider's (NCCL), or this group's
+     * connections on the CPU. Every rank calls this at the same point. A provider's collective that
+     * holds resources ({@link AutoCloseable}) is closed with the group.
+     */
     public Collective collective(Backend backend) {
         checkFailure();
         for (CollectiveProvider p : ServiceLoader.load(CollectiveProvider.class)) {
             if (p.supports(backend)) {
-                return p.create(backend, this);
+                Collective c = p.create(backend, this);
+                if (c instanceof AutoCloseable a) {
+                    owned.add(a);
+                }
+                return c;
             }
         }
         if ("cpu".equals(backend.name())) {
@@ -409,6 +423,19 @@ public final class ProcessGroup implements StepBroadcast, GroupChannel, AutoClos
             return data;
         }
         return take(links[0], Wire.BROADCAST).body();
+    }
+
+    @Override
+    public void barrier() {
+        if (rank == 0) {
+            for (Link l : links()) {
+                take(l, Wire.BARRIER);
+            }
+            sendAll(Wire.BARRIER, new byte[0]);
+        } else {
+            send(links[0], Wire.BARRIER, new byte[0]);
+            take(links[0], Wire.BARRIER);
+        }
     }
 
     /** Rank 0: tells every other rank what to load (keys and values are the launcher's business). */
@@ -726,6 +753,13 @@ public final class ProcessGroup implements StepBroadcast, GroupChannel, AutoClos
             l.stopped = true;
             l.closeQuietly();
             l.inbox.add(WAKE);
+        }
+        for (AutoCloseable a : owned) {
+            try {
+                a.close();
+            } catch (Exception e) {
+                LOG.warning("closing a tensor-parallel collective failed: " + e);
+            }
         }
     }
 }

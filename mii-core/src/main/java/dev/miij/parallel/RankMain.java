@@ -88,11 +88,18 @@ public final class RankMain {
                 Backend backend = Devices.open(device(setup.get(DEVICE), rank));
                 try (DecoderModel model = new DecoderModel(spec, weights, backend, new TensorParallel(rank, size, spec),
                         group.collective(backend))) {
-                    group.ready();
-                    group.follow(model);
+                    try {
+                        group.ready();
+                        group.follow(model);
+                    } catch (RuntimeException e) {
+                        if (group.failure() == null) {
+                            group.abort(e); // while the device the collective lives on is still open
+                        }
+                        throw e;
+                    }
+                    group.close(); // its collective's resources go before the device they live on
                 }
             }
-            group.close();
             return 0;
         } catch (RuntimeException e) {
             MiiException f = group.failure() != null ? group.failure() : group.abort(e);

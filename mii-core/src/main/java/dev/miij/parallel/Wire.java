@@ -35,6 +35,7 @@ final class Wire {
     static final byte PING = 9;
     static final byte STOP = 10;
     static final byte ERROR = 11;
+    static final byte BARRIER = 12;
 
     /** Bodies beyond this are a corrupt stream, not a tensor (2 GiB is Java's array limit anyway). */
     private static final int MAX_BODY = Integer.MAX_VALUE - 16;
@@ -62,6 +63,7 @@ final class Wire {
             case PING -> "ping";
             case STOP -> "stop";
             case ERROR -> "error";
+            case BARRIER -> "barrier";
             default -> "frame type " + type;
         };
     }

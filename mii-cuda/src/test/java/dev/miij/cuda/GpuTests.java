@@ -24,7 +24,8 @@ public final class GpuTests {
         LauncherDiscoveryRequest request = LauncherDiscoveryRequestBuilder.request()
                 .selectors(selectClass(CudaNoGpuTest.class), selectClass(CudaBackendOpsTest.class),
                         selectClass(CudaFixtureModelsTest.class), selectClass(CudaSamplerTest.class),
-                        selectClass(CudaDeviceTest.class))
+                        selectClass(CudaDeviceTest.class), selectClass(NcclCollectiveTest.class),
+                        selectClass("dev.miij.cuda.nccl.NcclLibraryTest"))
                 .build();
         Launcher launcher = LauncherFactory.create();
         SummaryGeneratingListener summary = new SummaryGeneratingListener();
