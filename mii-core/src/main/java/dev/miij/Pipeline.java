@@ -10,6 +10,7 @@ import dev.miij.engine.Engine;
 import dev.miij.engine.StreamListener;
 import dev.miij.model.ModelFolder;
 import dev.miij.model.WeightSource;
+import dev.miij.parallel.LeadRank;
 import dev.miij.tokenizer.StreamDecoder;
 import dev.miij.tokenizer.Tokenizer;
 import java.util.ArrayList;
@@ -37,6 +38,8 @@ public final class Pipeline implements AutoCloseable {
     private final WeightSource weights;
     private final Tokenizer tokenizer;
     private final DecoderModel model;
+    /** Rank 0 of the tensor-parallel group, or null for one rank. */
+    private final LeadRank ranks;
     private final Engine engine;
     private final int[] eosIds;
 
@@ -47,9 +50,16 @@ public final class Pipeline implements AutoCloseable {
         this.tokenizer = Tokenizer.fromModelFolder(folder.dir()).withoutTruncationAndPadding();
         this.weights = folder.openWeights();
         Backend backend = null;
+        LeadRank lead = null;
         try {
-            backend = Devices.open(options.device());
-            this.model = new DecoderModel(spec, weights, backend);
+            if (options.tensorParallel() > 1) {
+                lead = LeadRank.launch(folder.dir(), spec, weights, options.device(), options.tensorParallel());
+                this.model = lead.model();
+            } else {
+                backend = Devices.open(options.device());
+                this.model = new DecoderModel(spec, weights, backend);
+            }
+            this.ranks = lead;
             this.eosIds = eosIds(folder, tokenizer);
             this.engine = new Engine(model, options.engine(), new Detokenizer() {
                 @Override
@@ -74,6 +84,9 @@ public final class Pipeline implements AutoCloseable {
                 }
             }, eosIds);
         } catch (RuntimeException e) {
+            if (lead != null) {
+                lead.close(); // the other ranks' processes too
+            }
             if (backend != null) {
                 backend.close(); // device memory and contexts are not the garbage collector's
             }
@@ -177,11 +190,15 @@ public final class Pipeline implements AutoCloseable {
         return eosIds.clone();
     }
 
-    /** Stops the engine and unmaps the weights (MII's {@code destroy}). */
+    /** Stops the engine (and the other tensor-parallel ranks) and unmaps the weights (MII's {@code destroy}). */
     @Override
     public void close() {
         engine.close();
-        model.close();
+        if (ranks != null) {
+            ranks.close();
+        } else {
+            model.close();
+        }
         weights.close();
     }
 }

@@ -10,11 +10,14 @@ import dev.miij.engine.EngineConfig;
  * Mii.pipeline("path/to/model", PipelineOptions.defaults().withDevice("cuda:1"));
  * }</pre>
  *
- * @param engine scheduler and KV-cache settings (FastGen's names and defaults)
- * @param device "cpu", "cuda" or "cuda:N"; null (the default) picks cuda where a usable GPU is
- *               present and the CUDA backend (mii-cuda) is on the class path, else cpu
+ * @param engine         scheduler and KV-cache settings (FastGen's names and defaults)
+ * @param device         "cpu", "cuda" or "cuda:N"; null (the default) picks cuda where a usable GPU is
+ *                       present and the CUDA backend (mii-cuda) is on the class path, else cpu
+ * @param tensorParallel ranks the model is split over (MII's {@code tensor_parallel}, default 1): each
+ *                       rank past the first is a process of this host that the pipeline starts and
+ *                       stops ({@link dev.miij.parallel.LeadRank}); on "cuda" rank r runs on GPU r
  */
-public record PipelineOptions(EngineConfig engine, String device) {
+public record PipelineOptions(EngineConfig engine, String device, int tensorParallel) {
 
     public PipelineOptions {
         if (engine == null) {
@@ -22,6 +25,14 @@ public record PipelineOptions(EngineConfig engine, String device) {
         }
         Devices.Device d = Devices.parse(device);
         device = d == null ? null : d.toString();
+        if (tensorParallel < 1) {
+            throw MiiException.invalid("tensor_parallel must be >= 1, got " + tensorParallel);
+        }
+    }
+
+    /** One rank. */
+    public PipelineOptions(EngineConfig engine, String device) {
+        this(engine, device, 1);
     }
 
     public static PipelineOptions defaults() {
@@ -29,15 +40,19 @@ public record PipelineOptions(EngineConfig engine, String device) {
     }
 
     public PipelineOptions withEngine(EngineConfig e) {
-        return new PipelineOptions(e, device);
+        return new PipelineOptions(e, device, tensorParallel);
     }
 
     public PipelineOptions withDevice(String d) {
-        return new PipelineOptions(engine, d);
+        return new PipelineOptions(engine, d, tensorParallel);
+    }
+
+    public PipelineOptions withTensorParallel(int n) {
+        return new PipelineOptions(engine, device, n);
     }
 
     /** Same as {@code engine().withGpuMemoryUtilization(v)}: the fraction of a GPU's memory to use (0.9). */
     public PipelineOptions withGpuMemoryUtilization(double v) {
-        return new PipelineOptions(engine.withGpuMemoryUtilization(v), device);
+        return new PipelineOptions(engine.withGpuMemoryUtilization(v), device, tensorParallel);
     }
 }

@@ -142,9 +142,12 @@ final class BenchCommand implements Callable<Integer> {
         ModelFolder folder = ModelFolder.open(dir);
 
         try (WeightSource weights = folder.openWeights();
-             DecoderModel m = new DecoderModel(Architectures.fromConfig(folder.config()), weights, Devices.open("cpu"))) {
+             RankedModel ranked = RankedModel.open(null, dir, Architectures.fromConfig(folder.config()), weights, "cpu",
+                     deviceFlags.tensorParallel)) {
+            DecoderModel m = ranked.model();
             System.out.println("model: " + dir + " (" + m.spec().modelType() + ", " + m.spec().numLayers() + " layers, hidden "
-                    + m.spec().hiddenSize() + ")");
+                    + m.spec().hiddenSize() + (deviceFlags.tensorParallel > 1 ? ", split over " + deviceFlags.tensorParallel
+                    + " ranks" : "") + ")");
             System.out.println(CpuBackend.describe());
             List<MemorySegment> matrices = new ArrayList<>();
             for (String name : new TreeSet<>(weights.names())) {
@@ -171,7 +174,7 @@ final class BenchCommand implements Callable<Integer> {
         PrintStream log = json ? System.err : System.out;
         EngineConfig config = deviceFlags.applyTo(engineFlags.toConfig());
         WorkloadBench.Report report = WorkloadBench.run(deviceFlags.device(), dummy, dtype, dummyDir, dir, name, config, w,
-                System.err);
+                deviceFlags.tensorParallel, System.err);
         if (json) {
             System.out.println(report.toJson());
         } else {

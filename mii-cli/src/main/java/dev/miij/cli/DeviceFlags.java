@@ -19,21 +19,28 @@ final class DeviceFlags {
     double gpuMemoryUtilization = EngineConfig.DEFAULT_GPU_MEMORY_UTILIZATION;
 
     @Option(names = "--tensor-parallel", paramLabel = "N",
-            description = "GPUs one model is split over (MII's tensor_parallel; default: ${DEFAULT-VALUE}). Only 1 runs yet.")
+            description = "Ranks one model is split over (MII's tensor_parallel; default: ${DEFAULT-VALUE}): this process is"
+                    + " rank 0 and starts ranks 1..N-1 as processes of this host. Runs on the CPU for generate and bench;"
+                    + " on GPUs it needs N GPUs and NCCL.")
     int tensorParallel = 1;
 
-    /**
-     * Refuses a group of more than one rank until ranks can be launched: the sharded forward pass
-     * exists ({@code dev.miij.parallel}), one process per GPU joined through NCCL does not yet.
-     */
     void checkTensorParallel() {
         if (tensorParallel < 1) {
             throw MiiException.invalid("--tensor-parallel must be >= 1, got " + tensorParallel);
         }
+    }
+
+    /**
+     * Refuses a group of more than one rank where {@code command} does not launch one yet (serve and
+     * k8s: deployments place one process per replica).
+     */
+    void refuseTensorParallel(String command) {
+        checkTensorParallel();
         if (tensorParallel > 1) {
-            throw MiiException.unsupported("--tensor-parallel " + tensorParallel + ": splitting a model over GPUs needs one"
-                    + " process per GPU joined through NCCL, which MII-J does not launch yet; use --tensor-parallel 1"
-                    + " (or --replica-num to use several GPUs)");
+            throw MiiException.unsupported("--tensor-parallel " + tensorParallel + ": '" + command + "' does not start"
+                    + " tensor-parallel ranks yet (a deployment runs one process per replica); 'mii generate' and"
+                    + " 'mii bench' do (e.g. mii generate --tensor-parallel " + tensorParallel + " --device cpu ...)."
+                    + " Use --tensor-parallel 1, with --replica-num to use several devices");
         }
     }
 
@@ -52,6 +59,6 @@ final class DeviceFlags {
     }
 
     PipelineOptions applyTo(PipelineOptions options) {
-        return options.withEngine(applyTo(options.engine())).withDevice(device());
+        return options.withEngine(applyTo(options.engine())).withDevice(device()).withTensorParallel(tensorParallel);
     }
 }

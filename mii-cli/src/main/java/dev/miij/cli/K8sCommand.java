@@ -93,7 +93,7 @@ final class K8sCommand implements Callable<Integer> {
             throw MiiException.invalid("--deployment-name '" + deploymentName + "' must be a DNS label: lower-case letters, "
                     + "digits and '-', at most 50 characters, starting and ending with a letter or digit");
         }
-        deviceFlags.checkTensorParallel(); // passed on to each replica's serve, which would refuse it
+        deviceFlags.refuseTensorParallel("mii k8s"); // passed on to each replica's serve, which would refuse it
         if (replicas < 0 || gpusPerReplica < 0 || nodesPerReplica < 1) {
             throw MiiException.invalid("--replicas and --gpus-per-replica must be >= 0 and --nodes-per-replica >= 1");
         }

@@ -28,7 +28,13 @@ public final class MiiCommand implements Runnable {
         Logger root = Logger.getLogger("");
         root.setLevel(debug ? Level.FINE : Level.WARNING);
         CommandLine cli = new CommandLine(new MiiCommand());
-        cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+        cli.setExecutionExceptionHandler((thrown, commandLine, parseResult) -> {
+            Exception ex = thrown;
+            // A request's error as a future delivers it (a streamed generation, say): the error itself.
+            while ((ex instanceof java.util.concurrent.CompletionException || ex instanceof java.util.concurrent.ExecutionException)
+                    && ex.getCause() instanceof Exception cause) {
+                ex = cause;
+            }
             if (ex instanceof MiiException me) {
                 System.err.println("error: " + me.getMessage());
                 if (debug) {

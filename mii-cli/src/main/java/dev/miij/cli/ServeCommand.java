@@ -90,6 +90,7 @@ final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         LogSetup.install("frontend", debug);
+        deviceFlags.refuseTensorParallel("mii serve");
         DeploymentOptions options = DeploymentOptions.defaults().withDeploymentName(deploymentName)
                 .withReplicaNum(replicaNum).withPortNumber(port).withRestfulApi(enableRestfulApi, host, restfulApiPort)
                 .withApiKey(apiKey == null || apiKey.isBlank() ? null : apiKey).withMaxLength(maxLength)

@@ -40,11 +40,11 @@ final class WorkloadBench {
     /** The JSON fields, in order; automated checks read them, so they only ever grow. */
     static final List<String> FIELDS = List.of("device", "model", "batch_size", "num_requests", "input_len", "output_len",
             "ttft_ms", "tpot_ms", "output_tokens_per_s", "total_tokens_per_s", "weight_bytes", "read_bandwidth_gbs",
-            "roofline_tpot_ms", "engine", "backend", "dtype", "elapsed_s", "load_s", "kv_cache_tokens");
+            "roofline_tpot_ms", "engine", "backend", "dtype", "elapsed_s", "load_s", "kv_cache_tokens", "tensor_parallel");
 
     /** One run's figures. */
     record Report(String device, String model, ServingBench.Result result, long weightBytes, double readBandwidthGBs,
-                  String backend, String dtype, double loadSeconds, int kvCacheTokens) {
+                  String backend, String dtype, double loadSeconds, int kvCacheTokens, int tensorParallel) {
 
         double rooflineTpotMs() {
             return weightBytes / (readBandwidthGBs * 1e9) * 1e3;
@@ -72,6 +72,7 @@ final class WorkloadBench {
             m.put("elapsed_s", round(result.elapsedSeconds(), 3));
             m.put("load_s", round(loadSeconds, 2));
             m.put("kv_cache_tokens", kvCacheTokens);
+            m.put("tensor_parallel", tensorParallel);
             return m;
         }
 
@@ -114,11 +115,17 @@ final class WorkloadBench {
      *
      * @param dummy     a dummy shape, or null to load {@code modelDir}
      * @param dummyFile where CPU dummy weights are written (the GPU's are generated in memory)
+     * @param tensorParallel ranks the model is split over (rank 0 here, the others processes it starts);
+     *                       weight_bytes and the roofline are then rank 0's share
      */
     static Report run(String device, String dummy, DType dummyType, Path dummyFile, Path modelDir, String modelName,
-                      EngineConfig config, ServingBench.Workload w, PrintStream log) {
+                      EngineConfig config, ServingBench.Workload w, int tensorParallel, PrintStream log) {
         String resolved = Devices.resolve(device);
         boolean gpu = !resolved.equals("cpu");
+        if (gpu && dummy != null && tensorParallel > 1) {
+            throw MiiException.unsupported("dummy weights on the GPU are generated in memory, where the other tensor-parallel"
+                    + " ranks cannot load them; give --model, or --device cpu");
+        }
         if (gpu && dummy != null && dummyType != DType.BF16) {
             throw MiiException.invalid("dummy weights on the GPU are BF16; --dummy-dtype " + dummyType + " applies to the CPU");
         }
@@ -127,6 +134,7 @@ final class WorkloadBench {
         TransformerSpec spec;
         WeightSource weights;
         String model;
+        Path folderDir = null;
         if (dummy != null) {
             DummyModel.Shape shape = DummyModel.shape(dummy);
             model = dummy;
@@ -136,17 +144,20 @@ final class WorkloadBench {
                 weights = DummyModel.inMemory(shape);
             } else {
                 ModelFolder folder = ModelFolder.open(DummyModel.ensure(shape, dummyType, dummyFile));
+                folderDir = folder.dir();
                 spec = Architectures.fromConfig(folder.config());
                 weights = folder.openWeights();
             }
         } else {
             ModelFolder folder = ModelFolder.open(modelDir);
+            folderDir = folder.dir();
             model = modelName;
             spec = Architectures.fromConfig(folder.config());
             weights = folder.openWeights();
         }
         try (weights) {
-            Backend backend = Devices.open(resolved);
+            // One rank opens its device now, to measure it before the weights take its memory; a group's ranks open theirs.
+            Backend backend = tensorParallel > 1 ? null : Devices.open(resolved);
             String deviceName;
             double bandwidth = Double.NaN;
             if (backend instanceof CudaBackend cuda) {
@@ -154,10 +165,18 @@ final class WorkloadBench {
                 log.println("measuring the read bandwidth of " + deviceName + "...");
                 bandwidth = DeviceBandwidth.measure(cuda);
             } else {
-                deviceName = "cpu (" + Runtime.getRuntime().availableProcessors() + " cores)";
+                deviceName = (gpu ? "cuda" : "cpu (" + Runtime.getRuntime().availableProcessors() + " cores)");
             }
-            log.println("loading " + model + " onto " + resolved + "...");
-            try (DecoderModel m = new DecoderModel(spec, weights, backend)) {
+            log.println("loading " + model + " onto " + (tensorParallel > 1 ? tensorParallel + " ranks on " + (gpu ? "cuda" : "cpu")
+                    : resolved) + "...");
+            try (RankedModel ranked = RankedModel.open(backend, folderDir, spec, weights, gpu ? (tensorParallel > 1
+                    ? Devices.CUDA : resolved) : "cpu", tensorParallel)) {
+                DecoderModel m = ranked.model();
+                backend = m.backend();
+                if (backend instanceof CudaBackend cuda && tensorParallel > 1) {
+                    deviceName = cuda.deviceName();
+                    bandwidth = DeviceBandwidth.measure(cuda);
+                }
                 if (backend instanceof CudaBackend cuda) {
                     cuda.synchronize();
                 }
@@ -178,7 +197,7 @@ final class WorkloadBench {
                 }
                 String dtype = backend instanceof CudaBackend ? "bf16" : dtypeOf(weights);
                 return new Report(deviceName, model, result, m.weightBytesPerToken(), bandwidth, resolved, dtype,
-                        loadSeconds, kvTokens);
+                        loadSeconds, kvTokens, tensorParallel);
             }
         }
     }

@@ -5,8 +5,9 @@ import dev.miij.backend.Tensor;
 /**
  * The communication a tensor-parallel forward pass needs between its ranks: every rank calls each
  * operation in the same order with tensors of the same shape. {@link #SINGLE} (one rank) does
- * nothing; {@link InProcessGroup} runs ranks as threads of one process (for tests on the CPU); an
- * NCCL implementation over device memory is meant to sit behind the same interface.
+ * nothing; {@link InProcessGroup} runs ranks as threads of one process (for tests on the CPU); a
+ * {@link ProcessGroup} gives ranks that are processes theirs ({@link ProcessGroup#collective}): over
+ * its TCP connections on the CPU, through a {@link CollectiveProvider} (NCCL) on a GPU.
  */
 public interface Collective {
 

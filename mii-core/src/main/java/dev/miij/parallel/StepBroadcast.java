@@ -6,8 +6,8 @@ import dev.miij.backend.RaggedBatch;
  * How rank 0 of a tensor-parallel group, which runs the engine, makes the other ranks run the same
  * forward steps: every step's batch, and the KV cache they write into, are announced before rank 0
  * runs the step itself (the other ranks then meet it in the step's collectives). {@link #NONE} for a
- * single rank. In one process {@link FollowerThreads} does it; across processes the batch is to be
- * broadcast over the group's rendezvous connection.
+ * single rank. In one process {@link FollowerThreads} does it; across processes {@link ProcessGroup}
+ * sends the batch over its connections to the other ranks.
  */
 public interface StepBroadcast {
 

@@ -994,6 +994,28 @@ public final class CudaBackend implements Backend {
         return out;
     }
 
+    /**
+     * Runs {@code work} with this backend's stream, for work another library enqueues between this
+     * backend's operations on its tensors (NCCL's collectives under tensor parallelism): with this
+     * device's context current and every deferred operation launched first. From the first such call
+     * on, decode steps run without CUDA graphs, so that every rank of a group enqueues the same
+     * collectives, of the same sizes, whether or not its own steps would have been captured.
+     */
+    public void enqueueExternal(java.util.function.Consumer<MemorySegment> work) {
+        current();
+        if (mode != Mode.EAGER) {
+            throw new IllegalStateException("work from another library inside a captured decode step");
+        }
+        graphs.disable();
+        flush();
+        work.accept(stream);
+    }
+
+    /** The device address of {@code t}, one of this backend's tensors (BF16, row-major, {@code rows x cols}). */
+    public static long address(Tensor t) {
+        return CudaTensor.of(t).ptr();
+    }
+
     /** Waits until everything enqueued so far has run. */
     public void synchronize() {
         current();

@@ -99,7 +99,8 @@ final class DecodeGraphs implements AutoCloseable {
     /** A step that could have been captured read results back mid-step: no graphs from now on. */
     void disable() {
         if (!disabled) {
-            LOG.info("this model reads results back within a step; decode steps run without CUDA graphs");
+            LOG.info("this model reads results back within a step, or shares its stream with collectives;"
+                    + " decode steps run without CUDA graphs");
         }
         disabled = true;
         clear();

@@ -21,13 +21,13 @@ import java.util.Set;
  */
 // Binding native code is what this class is for; the JVM runs with --enable-native-access.
 @SuppressWarnings("restricted")
-final class NativeLibraries {
+public final class NativeLibraries {
 
     private NativeLibraries() {
     }
 
     /** Opens the first of {@code sonames} found; the lookup lives as long as the process. */
-    static SymbolLookup open(String what, String... sonames) {
+    public static SymbolLookup open(String what, String... sonames) {
         List<String> tried = new ArrayList<>();
         for (Path dir : toolkitDirs(System.getenv("CUDA_HOME"))) {
             SymbolLookup l = tryDir(dir, sonames, tried);

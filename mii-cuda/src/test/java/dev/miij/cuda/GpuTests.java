@@ -27,7 +27,8 @@ public final class GpuTests {
                         selectClass(CudaFixtureModelsTest.class), selectClass(CudaSamplerTest.class),
                         selectClass(CudaDeviceTest.class), selectClass(CudaFamilyOpsTest.class),
                         selectClass(CudaMoeTest.class), selectClass(CudaMoeLayoutTest.class),
-                        selectClass(FixtureReferenceTest.class), selectClass(CudaEngineTest.class))
+                        selectClass(FixtureReferenceTest.class), selectClass(CudaEngineTest.class),
+                        selectClass(NcclCollectiveTest.class), selectClass("dev.miij.cuda.nccl.NcclLibraryTest"))
                 .build();
         Launcher launcher = LauncherFactory.create();
         SummaryGeneratingListener summary = new SummaryGeneratingListener();
