@@ -1,5 +1,6 @@
 package dev.miij.cuda;
 
+import dev.miij.testing.Fixtures;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -150,9 +151,9 @@ class NcclCollectiveTest {
     @Test
     void aModelWhoseCollectivesGoThroughNcclGivesTheSameLogits() throws Exception {
         String name = "llama3";
-        ModelFolder folder = ModelFolder.open(FixtureReference.dir(name));
+        ModelFolder folder = ModelFolder.open(Fixtures.dir(name));
         TransformerSpec spec = Architectures.fromConfig(folder.config());
-        int[] prompt = FixtureReference.fp32(name).getFirst().promptIds();
+        int[] prompt = Fixtures.cases(name).getFirst().promptIds();
         try (WeightSource weights = folder.openWeights();
              CudaBackend own = new CudaBackend(0)) {
             float[] plain = firstLogits(new DecoderModel(spec, weights, gpu), prompt);
