@@ -19,12 +19,8 @@ import java.util.Map;
  * (K x N, transposed), x is B (K x M) and y is D (N x M), so no data is ever transposed.
  *
  * <p>The descriptor, the preference and the workspace are made once; each (M, N, K) gets its layouts
- * and an algorithm once and then reuses them, so a step enqueues a matmul with a single native call.
- * The algorithm is the fastest of the heuristic's first {@value #TUNE_CANDIDATES}, each timed on the
- * real operands when the shape is first seen (outside a graph capture; the heuristic's first where the
- * stream is capturing, or with {@code -Dmii.cuda.gemmTune=false}): the heuristic's first choice is
- * often not the fastest for the skinny shapes of decode steps (M of a few hundred rows against N of
- * 1,024 to 4,096 leaves most SMs idle with large tiles).
+ * and its heuristic's first algorithm once and then reuses them, so a step enqueues a matmul with a
+ * single native call.
  */
 final class CublasLt implements AutoCloseable {
 
@@ -38,10 +34,6 @@ final class CublasLt implements AutoCloseable {
     private static final int PREF_MAX_WORKSPACE_BYTES = 1;
     /** cublasLtMatmulHeuristicResult_t: a 64-byte algo, size_t workspaceSize, int state, float waves, int[4]. */
     private static final long HEURISTIC_RESULT_BYTES = 96;
-    /** Heuristic results timed per shape. */
-    static final int TUNE_CANDIDATES = 8;
-    private static final int TUNE_RUNS = 3;
-    private static final boolean TUNE = !"false".equals(System.getProperty("mii.cuda.gemmTune"));
 
     private static final SymbolLookup LIB = NativeLibraries.open("cuBLASLt",
             "libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so");
@@ -119,67 +111,26 @@ final class CublasLt implements AutoCloseable {
 
     /** {@code y = x W^T}: x is m x k, W is n x k, y is m x n, all row-major BF16 device arrays. */
     void matmul(long x, long w, long y, int m, int n, int k, MemorySegment stream) {
-        Plan plan = plans.get(new Shape(m, n, k));
-        if (plan == null) {
-            plan = plan(x, w, y, m, n, k, stream);
-            plans.put(new Shape(m, n, k), plan);
-        }
-        Plan p = plan;
-        int status = run(p, p.algo, x, w, y, stream);
+        Plan plan = plans.computeIfAbsent(new Shape(m, n, k), s -> plan(m, n, k));
+        int status = CudaDriver.call(() -> (int) MATMUL.invokeExact(handle, desc, alpha, w, plan.a, x, plan.b, beta,
+                y, plan.d, y, plan.d, plan.algo, workspace, workspaceBytes, stream));
         if (status != 0) {
             check(status, "cublasLtMatmul(m=" + m + ", n=" + n + ", k=" + k + ")");
         }
     }
 
-    private int run(Plan p, MemorySegment algo, long x, long w, long y, MemorySegment stream) {
-        return CudaDriver.call(() -> (int) MATMUL.invokeExact(handle, desc, alpha, w, p.a, x, p.b, beta, y, p.d, y, p.d,
-                algo, workspace, workspaceBytes, stream));
-    }
-
-    private Plan plan(long x, long w, long y, int m, int n, int k, MemorySegment stream) {
+    private Plan plan(int m, int n, int k) {
         MemorySegment a = layout(k, n);
         MemorySegment b = layout(k, m);
         MemorySegment d = layout(n, m);
-        MemorySegment results = arena.allocate(HEURISTIC_RESULT_BYTES * TUNE_CANDIDATES, 8);
+        MemorySegment result = arena.allocate(HEURISTIC_RESULT_BYTES, 8);
         MemorySegment count = arena.allocate(JAVA_INT);
-        check(CudaDriver.call(() -> (int) HEURISTIC.invokeExact(handle, desc, a, b, d, d, pref, TUNE_CANDIDATES, results,
-                count)), "cublasLtMatmulAlgoGetHeuristic(m=" + m + ", n=" + n + ", k=" + k + ")");
-        int found = count.get(JAVA_INT, 0);
-        if (found == 0) {
+        check(CudaDriver.call(() -> (int) HEURISTIC.invokeExact(handle, desc, a, b, d, d, pref, 1, result, count)),
+                "cublasLtMatmulAlgoGetHeuristic(m=" + m + ", n=" + n + ", k=" + k + ")");
+        if (count.get(JAVA_INT, 0) == 0) {
             throw MiiException.unsupported("cuBLASLt has no BF16 algorithm for m=" + m + ", n=" + n + ", k=" + k);
         }
-        Plan first = new Plan(a, b, d, results.asSlice(0, 64));
-        if (!TUNE || found == 1 || CudaDriver.streamIsCapturing(stream)) {
-            return first;
-        }
-        // Time each candidate on the real operands (y is overwritten by the call that follows).
-        MemorySegment start = CudaDriver.eventCreate();
-        MemorySegment end = CudaDriver.eventCreate();
-        try {
-            MemorySegment best = first.algo;
-            float bestMs = Float.MAX_VALUE;
-            for (int i = 0; i < found; i++) {
-                MemorySegment algo = results.asSlice(i * HEURISTIC_RESULT_BYTES, 64);
-                if (run(first, algo, x, w, y, stream) != 0) {
-                    continue; // a candidate that cannot run this shape is skipped
-                }
-                CudaDriver.eventRecord(start, stream);
-                for (int r = 0; r < TUNE_RUNS; r++) {
-                    run(first, algo, x, w, y, stream);
-                }
-                CudaDriver.eventRecord(end, stream);
-                CudaDriver.eventSynchronize(end);
-                float ms = CudaDriver.eventElapsed(start, end);
-                if (ms < bestMs) {
-                    bestMs = ms;
-                    best = algo;
-                }
-            }
-            return new Plan(a, b, d, best);
-        } finally {
-            CudaDriver.eventDestroy(start);
-            CudaDriver.eventDestroy(end);
-        }
+        return new Plan(a, b, d, result.asSlice(0, 64));
     }
 
     /** A column-major BF16 layout of {@code rows x cols} with leading dimension rows. */

@@ -74,7 +74,6 @@ final class CudaDriver {
     private static final MethodHandle EVENT_DESTROY = Native.status(LIB, "cuEventDestroy_v2", ADDRESS);
     private static final MethodHandle STREAM_BEGIN_CAPTURE = Native.status(LIB, "cuStreamBeginCapture_v2", ADDRESS, JAVA_INT);
     private static final MethodHandle STREAM_END_CAPTURE = Native.status(LIB, "cuStreamEndCapture", ADDRESS, ADDRESS);
-    private static final MethodHandle STREAM_IS_CAPTURING = Native.status(LIB, "cuStreamIsCapturing", ADDRESS, ADDRESS);
     private static final MethodHandle GRAPH_INSTANTIATE =
             Native.status(LIB, "cuGraphInstantiateWithFlags", ADDRESS, ADDRESS, JAVA_LONG);
     private static final MethodHandle GRAPH_UPLOAD = Native.status(LIB, "cuGraphUpload", ADDRESS, ADDRESS);
@@ -316,15 +315,6 @@ final class CudaDriver {
     }
 
     // ---- Graphs ----
-
-    /** Whether {@code stream} is capturing a graph (work enqueued now is recorded, not run). */
-    static boolean streamIsCapturing(MemorySegment stream) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment v = a.allocate(JAVA_INT);
-            check(call(() -> (int) STREAM_IS_CAPTURING.invokeExact(stream, v)), "cuStreamIsCapturing");
-            return v.get(JAVA_INT, 0) != 0;
-        }
-    }
 
     static void streamBeginCapture(MemorySegment stream) {
         check(call(() -> (int) STREAM_BEGIN_CAPTURE.invokeExact(stream, CAPTURE_MODE_THREAD_LOCAL)), "cuStreamBeginCapture");
