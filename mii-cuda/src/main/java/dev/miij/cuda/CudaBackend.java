@@ -395,6 +395,19 @@ public final class CudaBackend implements Backend {
         return mode == Mode.REPLAY;
     }
 
+    /**
+     * The start of an operation that fuses with nothing: makes the context current and launches
+     * whatever is pending; false while a graph is replayed (the operation then enqueues nothing).
+     */
+    private boolean beginOperation() {
+        current();
+        if (replaying()) {
+            return false;
+        }
+        flush();
+        return true;
+    }
+
     @Override
     public Weight weight(TensorData matrix) {
         current();
@@ -495,11 +508,9 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void embed(Weight table, int[] tokens, Tensor out) {
-        current();
-        if (replaying()) {
+        if (!beginOperation()) {
             return;
         }
-        flush();
         CudaWeight w = CudaWeight.of(table);
         CudaTensor o = CudaTensor.of(out);
         for (int t : tokens) {
@@ -833,11 +844,9 @@ public final class CudaBackend implements Backend {
     @Override
     public void attention(KvCache cache, int layer, Tensor q, RaggedBatch batch, int numHeads, int numKvHeads,
                           int headDim, int slidingWindow, float scale, float[] alibi, float softCap, Tensor out) {
-        current();
-        if (replaying()) {
+        if (!beginOperation()) {
             return;
         }
-        flush();
         PagedAttention.dimIndex(headDim);
         if (alibi != null && alibi.length != numHeads) {
             throw new IllegalArgumentException(alibi.length + " ALiBi slopes for " + numHeads + " heads");
@@ -927,11 +936,9 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void gatherRows(Tensor src, int[] rows, Tensor out) {
-        current();
-        if (replaying()) {
+        if (!beginOperation()) {
             return;
         }
-        flush();
         CudaTensor s = CudaTensor.of(src);
         CudaTensor o = CudaTensor.of(out);
         requireShape(o, rows.length, s.cols(), "gathered rows");
@@ -949,11 +956,9 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void scatterAddRows(Tensor src, int[] rows, float[] scales, Tensor dst) {
-        current();
-        if (replaying()) {
+        if (!beginOperation()) {
             return;
         }
-        flush();
         CudaTensor s = CudaTensor.of(src);
         CudaTensor d = CudaTensor.of(dst);
         if (rows.length == 0) {
@@ -1055,11 +1060,9 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void activation(Activation act, Tensor x, Tensor out) {
-        current();
-        if (replaying()) {
+        if (!beginOperation()) {
             return;
         }
-        flush();
         CudaTensor xt = CudaTensor.of(x);
         CudaTensor o = CudaTensor.of(out);
         requireShape(o, xt.rows(), xt.cols(), "activation output");
@@ -1069,33 +1072,27 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void scale(Tensor x, float s) {
-        current();
-        if (replaying()) {
+        if (!beginOperation()) {
             return;
         }
-        flush();
         CudaTensor xt = CudaTensor.of(x);
         kernels.args().ptr(xt.ptr()).f32(s).i64(xt.size()).run(family.scale(), gridFor(xt.size()), 1, 256);
     }
 
     @Override
     public void softCap(Tensor x, float cap) {
-        current();
-        if (replaying()) {
+        if (!beginOperation()) {
             return;
         }
-        flush();
         CudaTensor xt = CudaTensor.of(x);
         kernels.args().ptr(xt.ptr()).f32(cap).i64(xt.size()).run(family.softCap(), gridFor(xt.size()), 1, 256);
     }
 
     @Override
     public void embedPositions(Weight table, RaggedBatch batch, int offset, Tensor out) {
-        current();
-        if (replaying()) {
+        if (!beginOperation()) {
             return;
         }
-        flush();
         CudaWeight w = CudaWeight.of(table);
         CudaTensor o = CudaTensor.of(out);
         requireShape(o, batch.numRows(), w.inDim(), "position embeddings");
@@ -1112,11 +1109,9 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void sigmoidGatedAdd(Tensor x, Tensor y, Tensor gate) {
-        current();
-        if (replaying()) {
+        if (!beginOperation()) {
             return;
         }
-        flush();
         CudaTensor xt = CudaTensor.of(x);
         CudaTensor yt = CudaTensor.of(y);
         CudaTensor g = CudaTensor.of(gate);

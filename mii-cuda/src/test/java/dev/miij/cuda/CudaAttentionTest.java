@@ -15,8 +15,6 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -29,23 +27,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * the step's packed inputs ({@code beginStep(batch, sampling)}), which for a pure decode step is
  * the launch a decode graph captures.
  */
-class CudaAttentionTest {
-
-    private static CudaBackend gpu;
-    private static final CpuBackend cpu = new CpuBackend();
-
-    @BeforeAll
-    static void open() {
-        Gpu.assumeGpu();
-        gpu = new CudaBackend(0);
-    }
-
-    @AfterAll
-    static void close() {
-        if (gpu != null) {
-            gpu.close();
-        }
-    }
+class CudaAttentionTest extends OnGpu {
 
     /** Each sequence as "rows+cached", separated by spaces: its new rows and the keys already cached before them. */
     private static int[][] layout(String spec, Random rnd) {

@@ -20,45 +20,13 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /** Each CUDA operation against the CPU backend on the same (BF16-representable) inputs. */
-class CudaBackendOpsTest {
-
-    private static CudaBackend gpu;
-    private static final CpuBackend cpu = new CpuBackend();
-    private static final Arena arena = Arena.ofShared();
-
-    @BeforeAll
-    static void open() {
-        Gpu.assumeGpu();
-        gpu = new CudaBackend(0);
-    }
-
-    @AfterAll
-    static void close() {
-        if (gpu != null) {
-            gpu.close();
-        }
-    }
-
-    private static TensorData tensor(float[] data, DType type, long... shape) {
-        MemorySegment seg = arena.allocate((long) data.length * type.bytes(), 8);
-        for (int i = 0; i < data.length; i++) {
-            switch (type) {
-                case F32 -> seg.setAtIndex(ValueLayout.JAVA_FLOAT, i, data[i]);
-                case F16 -> seg.setAtIndex(ValueLayout.JAVA_SHORT, i, Float.floatToFloat16(data[i]));
-                case BF16 -> seg.setAtIndex(ValueLayout.JAVA_SHORT, i, Bf16.round(data[i]));
-                default -> throw new IllegalArgumentException(type.toString());
-            }
-        }
-        return new TensorData("t", type, shape, seg);
-    }
+class CudaBackendOpsTest extends OnGpu {
 
     @Test
     void uploadAndToHostRoundToBf16() {

@@ -18,8 +18,6 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -31,30 +29,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * without a gate, scaling, soft-capping, learned positions, the sigmoid-gated shared expert, and
  * attention with ALiBi and soft-capped scores over a ragged prefill + decode step.
  */
-class CudaFamilyOpsTest {
-
-    private static CudaBackend gpu;
-    private static final CpuBackend cpu = new CpuBackend();
-    private static final Arena arena = Arena.ofShared();
-
-    @BeforeAll
-    static void open() {
-        Gpu.assumeGpu();
-        gpu = new CudaBackend(0);
-    }
-
-    @AfterAll
-    static void close() {
-        if (gpu != null) {
-            gpu.close();
-        }
-    }
-
-    static TensorData f32(float[] data, long... shape) {
-        MemorySegment seg = arena.allocate(4L * data.length, 8);
-        MemorySegment.copy(data, 0, seg, ValueLayout.JAVA_FLOAT, 0, data.length);
-        return new TensorData("t", DType.F32, shape, seg);
-    }
+class CudaFamilyOpsTest extends OnGpu {
 
     @ParameterizedTest
     @CsvSource({"5,64,true", "3,4096,true", "2,1000,false", "1,2560,true"})
@@ -69,10 +44,10 @@ class CudaFamilyOpsTest {
         float[] y = bf16(random(rnd, rows * cols, 1f));
         float[] w = bf16(random(rnd, cols, 1f));
         float[] b = bf16(random(rnd, cols, 1f));
-        Tensor gw = gpu.parameter(f32(w, cols));
-        Tensor cw = cpu.parameter(f32(w, cols));
-        Tensor gb = withBias ? gpu.parameter(f32(b, cols)) : null;
-        Tensor cb = withBias ? cpu.parameter(f32(b, cols)) : null;
+        Tensor gw = gpu.parameter(tensor(w, DType.F32, cols));
+        Tensor cw = cpu.parameter(tensor(w, DType.F32, cols));
+        Tensor gb = withBias ? gpu.parameter(tensor(b, DType.F32, cols)) : null;
+        Tensor cb = withBias ? cpu.parameter(tensor(b, DType.F32, cols)) : null;
         // Into another tensor.
         Tensor gx = gpu.upload(x, rows, cols);
         Tensor cx = cpu.upload(x, rows, cols);
@@ -153,8 +128,8 @@ class CudaFamilyOpsTest {
         Tensor g = gpu.allocate(6, dim);
         Tensor c = cpu.allocate(6, dim);
         gpu.beginStep();
-        gpu.embedPositions(gpu.weight(f32(table, 40, dim)), b, 2, g);
-        cpu.embedPositions(cpu.weight(f32(table, 40, dim)), b, 2, c);
+        gpu.embedPositions(gpu.weight(tensor(table, DType.F32, 40, dim)), b, 2, g);
+        cpu.embedPositions(cpu.weight(tensor(table, DType.F32, 40, dim)), b, 2, c);
         assertArrayEquals(cpu.toHost(c), gpu.toHost(g));
     }
 

@@ -15,8 +15,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.FieldSource;
 
@@ -30,7 +28,7 @@ import org.junit.jupiter.params.provider.FieldSource;
  *       the first step whose reference margin is below {@value #CLEAR_MARGIN}.</li>
  * </ul>
  */
-class CudaFixtureModelsTest {
+class CudaFixtureModelsTest extends OnGpu {
 
     /** The fixtures of the families the CUDA backend runs (the Llama-shaped ones, mixture of experts included). */
     static final List<String> NAMES = Fixtures.NAMES;
@@ -38,20 +36,6 @@ class CudaFixtureModelsTest {
     /** BF16 weights and activations against FP32: a few hundredths on logits of magnitude ~3. */
     static final double LOGIT_TOLERANCE = 0.06;
 
-    private static CudaBackend gpu;
-
-    @BeforeAll
-    static void open() {
-        Gpu.assumeGpu();
-        gpu = new CudaBackend(0);
-    }
-
-    @AfterAll
-    static void close() {
-        if (gpu != null) {
-            gpu.close();
-        }
-    }
 
     @ParameterizedTest
     @FieldSource("NAMES")

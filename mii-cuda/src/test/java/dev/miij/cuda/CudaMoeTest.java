@@ -1,5 +1,6 @@
 package dev.miij.cuda;
 
+import dev.miij.model.DType;
 import static dev.miij.cuda.Gpu.bf16;
 import static dev.miij.cuda.Gpu.random;
 import static dev.miij.cuda.Gpu.relError;
@@ -12,8 +13,6 @@ import dev.miij.backend.Tensor;
 import dev.miij.backend.Weight;
 import dev.miij.backend.cpu.CpuBackend;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -26,23 +25,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * hold a shuffled ramp (multiples of 0.25): every row's routing is unambiguous, so BF16 rounding
  * cannot pick other experts than the CPU does, while softmax weights still differ per row.
  */
-class CudaMoeTest {
-
-    private static CudaBackend gpu;
-    private static final CpuBackend cpu = new CpuBackend();
-
-    @BeforeAll
-    static void open() {
-        Gpu.assumeGpu();
-        gpu = new CudaBackend(0);
-    }
-
-    @AfterAll
-    static void close() {
-        if (gpu != null) {
-            gpu.close();
-        }
-    }
+class CudaMoeTest extends OnGpu {
 
     @ParameterizedTest
     @CsvSource({
@@ -109,11 +92,11 @@ class CudaMoeTest {
         Weight[] u = new Weight[experts];
         Weight[] d = new Weight[experts];
         for (int e = 0; e < experts; e++) {
-            g[e] = b.weight(CudaFamilyOpsTest.f32(gates[e], width, hidden));
-            u[e] = b.weight(CudaFamilyOpsTest.f32(ups[e], width, hidden));
-            d[e] = b.weight(CudaFamilyOpsTest.f32(downs[e], hidden, width));
+            g[e] = b.weight(tensor(gates[e], DType.F32, width, hidden));
+            u[e] = b.weight(tensor(ups[e], DType.F32, width, hidden));
+            d[e] = b.weight(tensor(downs[e], DType.F32, hidden, width));
         }
-        Experts ex = new Experts(b.weight(CudaFamilyOpsTest.f32(router, experts, hidden)), g, u, d, topK, normalize, act);
+        Experts ex = new Experts(b.weight(tensor(router, DType.F32, experts, hidden)), g, u, d, topK, normalize, act);
         Tensor res = b.upload(residual, rows, hidden);
         b.moe(b.upload(x, rows, hidden), ex, res);
         return b.toHost(res);
