@@ -19,7 +19,8 @@ import picocli.CommandLine.Parameters;
  * place in the group ({@link GroupRendezvous}). With {@code --tensor-parallel N} it is rank
  * {@code LWS_WORKER_INDEX} of the leader's tensor-parallel group of N (one rank per pod, so N is
  * {@code LWS_GROUP_SIZE}): it joins the leader at {@code LWS_LEADER_ADDRESS:MII_RENDEZVOUS_PORT},
- * loads its slices of the model the leader names and follows the leader's steps ({@link RankMain}).
+ * loads its slices of the model the leader names and follows the leader's steps ({@link RankMain});
+ * {@code MII_TP_TOKEN}, when set (from a Secret), is the group's join token.
  * Without it, it holds its node's GPUs for the group until stopped, and the leader serves alone.
  */
 @Command(name = "worker", mixinStandardHelpOptions = true, hidden = true,
@@ -72,6 +73,7 @@ final class WorkerCommand implements Callable<Integer> {
         if (System.getProperty("mii.tp.joinTimeout") == null) {
             t = t.withJoin(POD_JOIN_TIMEOUT);
         }
-        return RankMain.run(g.leaderAddress(), g.port(), g.rank(), size, t, err, exitOnFailure);
+        return RankMain.run(g.leaderAddress(), g.port(), g.rank(), size, env.getOrDefault(ProcessGroup.TOKEN_ENV, ""), t,
+                err, exitOnFailure);
     }
 }

@@ -63,10 +63,14 @@ public final class LeadRank implements AutoCloseable {
             throw new MiiException(MiiException.Kind.IO, "could not open a loopback port for the tensor-parallel ranks: "
                     + e.getMessage(), e);
         }
-        RankProcesses processes = RankProcesses.start(size, "127.0.0.1", server.getLocalPort());
+        // Only the processes started here may join: another user's process on this host cannot guess the token.
+        byte[] secret = new byte[16];
+        new java.security.SecureRandom().nextBytes(secret);
+        String token = java.util.HexFormat.of().formatHex(secret);
+        RankProcesses processes = RankProcesses.start(size, "127.0.0.1", server.getLocalPort(), token);
         ProcessGroup group;
         try {
-            group = ProcessGroup.lead(server, size, timeouts, processes::check);
+            group = ProcessGroup.lead(server, size, timeouts, token, processes::check);
         } catch (RuntimeException e) {
             processes.destroy();
             throw e;

@@ -57,6 +57,13 @@ public final class ProcessGroup implements StepBroadcast, GroupChannel, AutoClos
 
     private static final Logger LOG = Logger.getLogger(ProcessGroup.class.getName());
 
+    /**
+     * The environment variable that holds a group's join token: rank 0 admits only ranks that know
+     * it. {@link LeadRank#launch} makes one for the processes it starts; pods can share one through
+     * a Secret. Unset, the token is empty.
+     */
+    public static final String TOKEN_ENV = "MII_TP_TOKEN";
+
     /** Wakes a rank waiting on an inbox when the group fails or closes. */
     private static final Frame WAKE = new Frame((byte) 0, new byte[0]);
 
@@ -164,6 +171,14 @@ public final class ProcessGroup implements StepBroadcast, GroupChannel, AutoClos
      *                      joined with a different group size or a rank already taken
      */
     public static ProcessGroup lead(ServerSocket server, int size, Timeouts timeouts, Runnable watch) {
+        return lead(server, size, timeouts, "", watch);
+    }
+
+    /**
+     * As {@link #lead(ServerSocket, int, Timeouts, Runnable)}, admitting only ranks whose join token
+     * is {@code token}; a connection with another is told so and turned away, and the wait goes on.
+     */
+    public static ProcessGroup lead(ServerSocket server, int size, Timeouts timeouts, String token, Runnable watch) {
         if (size < 2) {
             throw new IllegalArgumentException("a group of " + size + " has no other rank to lead");
         }
@@ -188,6 +203,14 @@ public final class ProcessGroup implements StepBroadcast, GroupChannel, AutoClos
                 Wire.Hello hello = readHello(s);
                 if (hello == null) {
                     continue; // not one of ours (a probe, a port scan): ignore it
+                }
+                if (!java.security.MessageDigest.isEqual(hello.token().getBytes(java.nio.charset.StandardCharsets.UTF_8),
+                        token.getBytes(java.nio.charset.StandardCharsets.UTF_8))) {
+                    LOG.warning("turned away a connection from " + s.getRemoteSocketAddress() + " that joined as rank "
+                            + hello.rank() + " without this group's join token");
+                    refuse(s, MiiException.invalid("rank " + hello.rank() + " does not have the join token of the"
+                            + " tensor-parallel group at " + where + " (" + TOKEN_ENV + ")"));
+                    continue;
                 }
                 String problem = null;
                 if (hello.size() != size) {
@@ -272,6 +295,11 @@ public final class ProcessGroup implements StepBroadcast, GroupChannel, AutoClos
      *                      timeout, or rank 0 refuses this rank (naming why)
      */
     public static ProcessGroup join(String host, int port, int rank, int size, Timeouts timeouts) {
+        return join(host, port, rank, size, timeouts, "");
+    }
+
+    /** As {@link #join(String, int, int, int, Timeouts)}, with the group's join token. */
+    public static ProcessGroup join(String host, int port, int rank, int size, Timeouts timeouts, String token) {
         if (rank < 1 || rank >= size) {
             throw MiiException.invalid("rank " + rank + " cannot join a tensor-parallel group of " + size
                     + " (rank 0 leads it; the others are 1 to " + (size - 1) + ")");
@@ -307,7 +335,7 @@ public final class ProcessGroup implements StepBroadcast, GroupChannel, AutoClos
         }
         try {
             Link link = new Link(0, s);
-            link.send(Wire.HELLO, Wire.hello(rank, size));
+            link.send(Wire.HELLO, Wire.hello(rank, size, token));
             long left = Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()));
             s.setSoTimeout((int) Math.min(Integer.MAX_VALUE, left));
             Frame f;

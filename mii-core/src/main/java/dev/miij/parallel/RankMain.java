@@ -54,22 +54,30 @@ public final class RankMain {
             System.exit(2);
         }
         Logger.getLogger("").setLevel(Boolean.getBoolean("mii.debug") ? Level.FINE : Level.WARNING);
+        String token = System.getenv(ProcessGroup.TOKEN_ENV);
         System.exit(run(rendezvous.substring(0, colon), Integer.parseInt(rendezvous.substring(colon + 1)), rank, size,
-                ProcessGroup.Timeouts.defaults(), System.err, true));
+                token == null ? "" : token, ProcessGroup.Timeouts.defaults(), System.err, true));
+    }
+
+    /** {@link #run(String, int, int, int, String, ProcessGroup.Timeouts, PrintStream, boolean)} without a join token. */
+    public static int run(String host, int port, int rank, int size, ProcessGroup.Timeouts timeouts, PrintStream err,
+                          boolean exitOnFailure) {
+        return run(host, port, rank, size, "", timeouts, err, exitOnFailure);
     }
 
     /**
      * Joins, loads and follows until the group ends; returns the exit code (0: rank 0 stopped the
      * group; 1: it failed, the reason printed on {@code err}).
      *
+     * @param token         the group's join token ({@link ProcessGroup#TOKEN_ENV}; empty for none)
      * @param exitOnFailure end this process as soon as the group fails, whatever this rank is busy with
      *                      (loading, computing); a process's own choice, never a test's
      */
-    public static int run(String host, int port, int rank, int size, ProcessGroup.Timeouts timeouts, PrintStream err,
-                          boolean exitOnFailure) {
+    public static int run(String host, int port, int rank, int size, String token, ProcessGroup.Timeouts timeouts,
+                          PrintStream err, boolean exitOnFailure) {
         ProcessGroup group;
         try {
-            group = ProcessGroup.join(host, port, rank, size, timeouts);
+            group = ProcessGroup.join(host, port, rank, size, timeouts, token);
         } catch (MiiException e) {
             err.println("error: " + e.getMessage());
             return 1;

@@ -31,15 +31,20 @@ final class RankProcesses implements AutoCloseable {
     private RankProcesses() {
     }
 
-    /** Starts ranks 1 to {@code size - 1}, told to join rank 0 at {@code host:port}. */
-    static RankProcesses start(int size, String host, int port) {
+    /**
+     * Starts ranks 1 to {@code size - 1}, told to join rank 0 at {@code host:port}; the join token
+     * goes in their environment, where other users of the host cannot read it (a command line they can).
+     */
+    static RankProcesses start(int size, String host, int port, String token) {
         RankProcesses p = new RankProcesses();
         try {
             for (int rank = 1; rank < size; rank++) {
                 List<String> cmd = command(size, List.of("--rendezvous", host + ":" + port, "--rank",
                         Integer.toString(rank), "--size", Integer.toString(size)));
-                Process process = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.DISCARD)
-                        .redirectInput(ProcessBuilder.Redirect.PIPE).start();
+                ProcessBuilder builder = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                        .redirectInput(ProcessBuilder.Redirect.PIPE);
+                builder.environment().put(ProcessGroup.TOKEN_ENV, token);
+                Process process = builder.start();
                 p.processes.add(process);
                 Deque<String> lines = new ArrayDeque<>();
                 p.lastLines.add(lines);

@@ -106,15 +106,17 @@ final class Wire {
         return new DataInputStream(new java.io.ByteArrayInputStream(body));
     }
 
-    record Hello(int rank, int size) {
+    /** A joining rank: its place, and the group's join token as it knows it. */
+    record Hello(int rank, int size, String token) {
     }
 
-    static byte[] hello(int rank, int size) {
+    static byte[] hello(int rank, int size, String token) {
         return body(o -> {
             o.writeInt(MAGIC);
             o.writeInt(VERSION);
             o.writeInt(rank);
             o.writeInt(size);
+            o.writeUTF(token);
         });
     }
 
@@ -125,7 +127,7 @@ final class Wire {
             if (in.readInt() != MAGIC || in.readInt() != VERSION) {
                 return null;
             }
-            return new Hello(in.readInt(), in.readInt());
+            return new Hello(in.readInt(), in.readInt(), in.readUTF());
         } catch (IOException e) {
             return null;
         }

@@ -205,6 +205,24 @@ class ProcessGroupTest {
     }
 
     @Test
+    void aConnectionWithoutTheJoinTokenIsTurnedAwayAndTheRankWithItJoins() throws Exception {
+        ServerSocket server = listen();
+        int port = server.getLocalPort();
+        Future<Object> rank0 = pool.submit(() -> {
+            try (ProcessGroup g = ProcessGroup.lead(server, 2, FAST, "s3cret", () -> { })) {
+                return g.broadcast(new byte[] {42})[0];
+            }
+        });
+        MiiException e = assertThrows(MiiException.class, () -> ProcessGroup.join("127.0.0.1", port, 1, 2, FAST, "guess"));
+        assertTrue(e.getMessage().contains("rank 1 does not have the join token of the tensor-parallel group"), e.getMessage());
+        try (ProcessGroup g = ProcessGroup.join("127.0.0.1", port, 1, 2, FAST, "s3cret")) {
+            assertEquals(42, g.broadcast(null)[0]);
+            g.follow(null); // until rank 0 stops the group
+        }
+        assertEquals((byte) 42, rank0.get(10, TimeUnit.SECONDS));
+    }
+
+    @Test
     void anUnreachableRank0IsReportedAfterTheJoinTimeout() throws Exception {
         int port;
         try (ServerSocket s = listen()) {
@@ -248,7 +266,7 @@ class ProcessGroupTest {
     /** A raw connection that says hello as rank {@code rank} of {@code size} and waits to be welcomed. */
     static Socket fakeRank(int port, int rank, int size) throws IOException {
         Socket s = new Socket("127.0.0.1", port);
-        Wire.write(new DataOutputStream(s.getOutputStream()), Wire.HELLO, Wire.hello(rank, size));
+        Wire.write(new DataOutputStream(s.getOutputStream()), Wire.HELLO, Wire.hello(rank, size, ""));
         // The welcome comes once every rank has joined.
         assertEquals(Wire.WELCOME, Wire.read(new DataInputStream(s.getInputStream())).type());
         return s;
