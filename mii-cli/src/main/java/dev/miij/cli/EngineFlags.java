@@ -27,6 +27,11 @@ final class EngineFlags {
     @Option(names = "--no-prefix-caching", description = "Do not reuse KV blocks of identical prompt prefixes.")
     boolean noPrefixCaching;
 
+    @Option(names = "--no-warmup", description = "Skip the start-up warm-up (on the CPU: the forward pass on a scratch"
+            + " sequence until the JIT has compiled the kernels), e.g. for a one-off short run; the first request is then"
+            + " slower. Also -Dmii.warmup=false.")
+    boolean noWarmup;
+
     EngineConfig toConfig() {
         return toConfig(DEFAULT_MAX_RAGGED_SEQUENCE_COUNT);
     }
@@ -35,6 +40,7 @@ final class EngineFlags {
     EngineConfig toConfig(int sequences) {
         int count = maxRaggedSequenceCount != null ? maxRaggedSequenceCount : sequences;
         return new EngineConfig(maxRaggedBatchSize, count, 2048, kvBlockSize, numKvBlocks,
-                kvCacheMemory == null ? 0 : Sizes.parseBytes("--kv-cache-memory", kvCacheMemory), !noPrefixCaching);
+                kvCacheMemory == null ? 0 : Sizes.parseBytes("--kv-cache-memory", kvCacheMemory), !noPrefixCaching)
+                .withWarmup(!noWarmup && EngineConfig.defaultWarmup());
     }
 }

@@ -11,10 +11,12 @@ import dev.miij.Response;
 import dev.miij.backend.cpu.CpuBackend;
 import dev.miij.engine.StreamListener;
 import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -40,7 +42,8 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON array of responses on stdout, nothing else.")
     boolean json;
 
-    @Option(names = "--debug", description = "Show stack traces on errors, and the CPU kernels in use on stderr.")
+    @Option(names = "--debug", description = "Show stack traces on errors, and on stderr the CPU kernels in use, the engine's log (KV cache,"
+            + " warm-up) and how long loading and generating took.")
     boolean debug;
 
     @Mixin
@@ -63,6 +66,11 @@ final class GenerateCommand implements Callable<Integer> {
             System.err.println(CpuBackend.describe());
         }
         try (Pipeline pipe = Mii.pipeline(DefaultModel.resolve(model), deviceFlags.applyTo(pipelineOptions))) {
+            long ready = System.nanoTime();
+            if (debug) {
+                System.err.printf(Locale.ROOT, "model ready %.2f s after the JVM started%n",
+                        ManagementFactory.getRuntimeMXBean().getUptime() / 1e3);
+            }
             List<Response> responses;
             if (stream && !json) {
                 responses = new ArrayList<>();
@@ -84,6 +92,11 @@ final class GenerateCommand implements Callable<Integer> {
                         out.println(r.generatedText());
                     }
                 }
+            }
+            if (debug) {
+                int tokens = responses.stream().mapToInt(Response::generatedLength).sum();
+                System.err.printf(Locale.ROOT, "%d prompt%s, %d tokens generated in %.3f s after the model was ready%n",
+                        prompts.size(), prompts.size() == 1 ? "" : "s", tokens, (System.nanoTime() - ready) / 1e9);
             }
         }
         return 0;

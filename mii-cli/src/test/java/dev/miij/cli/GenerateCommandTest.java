@@ -70,6 +70,34 @@ class GenerateCommandTest {
     }
 
     @Test
+    void noWarmupTurnsTheStartUpWarmupOffAndDebugReportsTheTimings() {
+        String was = System.getProperty("mii.warmup");
+        try {
+            System.clearProperty("mii.warmup");
+            GenerateCommand on = new GenerateCommand();
+            new picocli.CommandLine(on).parseArgs("hello");
+            assertTrue(on.engineFlags.toConfig().warmup(), "on by default");
+            GenerateCommand off = new GenerateCommand();
+            new picocli.CommandLine(off).parseArgs("--no-warmup", "hello");
+            assertFalse(off.engineFlags.toConfig().warmup());
+            System.setProperty("mii.warmup", "false");
+            GenerateCommand property = new GenerateCommand();
+            new picocli.CommandLine(property).parseArgs("hello");
+            assertFalse(property.engineFlags.toConfig().warmup(), "-Dmii.warmup=false");
+        } finally {
+            if (was == null) {
+                System.clearProperty("mii.warmup");
+            } else {
+                System.setProperty("mii.warmup", was);
+            }
+        }
+        Run r = run("generate", "--model", FIXTURES.resolve("qwen3").toString(), "--max-new-tokens", "3", "--greedy",
+                "--no-warmup", "--debug", "--kv-block-size", "4", "--num-kv-blocks", "32", "hello");
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.err().contains("model ready") && r.err().contains("1 prompt, 3 tokens generated in"), r.err());
+    }
+
+    @Test
     void missingFolderIsOneClearLine() {
         Run r = run("generate", "--model", "/no/such/model/folder", "hello");
         assertEquals(1, r.exit());

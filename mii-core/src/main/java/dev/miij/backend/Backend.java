@@ -41,6 +41,15 @@ public interface Backend extends AutoCloseable {
         beginStep();
     }
 
+    /**
+     * Whether the engine should run the forward pass at start-up until the step time settles
+     * ({@link dev.miij.engine.EngineConfig#warmup}): true where the kernels are Java code that runs
+     * far slower until the JIT has compiled it (the CPU backend's Vector API kernels). False by default.
+     */
+    default boolean needsWarmup() {
+        return false;
+    }
+
     /** An uninitialised FP32 activation. */
     Tensor allocate(int rows, int cols);
 

@@ -47,6 +47,7 @@ public final class Engine implements AutoCloseable {
     private final AtomicLong ids = new AtomicLong();
     private final Thread thread;
     private final EngineStats stats = new EngineStats();
+    private final Warmup.Result warmup;
     private volatile boolean closing;
 
     /** A submitted request: its id, its eventual response, and a way to cancel it. */
@@ -70,11 +71,30 @@ public final class Engine implements AutoCloseable {
         this.scheduler = new Scheduler(blocks, config.maxRaggedBatchSize(), config.maxRaggedSequenceCount(),
                 config.maxTrackedSequences());
         this.capacityTokens = numBlocks * config.kvBlockSize();
+        Warmup.Result w = null;
+        if (config.warmup() && model.backend().needsWarmup()) {
+            try {
+                w = Warmup.run(model, cache, numBlocks, config.kvBlockSize(), config.maxRaggedBatchSize(), this.eosIds,
+                        Warmup.maxNanos());
+            } catch (RuntimeException | Error e) {
+                cache.close();
+                throw e;
+            }
+            if (w != null) {
+                LOG.info(w.describe());
+            }
+        }
+        this.warmup = w;
         this.thread = Thread.ofPlatform().name("mii-engine").daemon(true).start(this::loop);
     }
 
     public DecoderModel model() {
         return model;
+    }
+
+    /** What the start-up warm-up did; null when none ran. */
+    Warmup.Result warmup() {
+        return warmup;
     }
 
     /** Tokens the KV cache can hold. */

@@ -15,10 +15,13 @@ import dev.miij.MiiException;
  * @param gpuMemoryUtilization   on a GPU, the fraction of device memory this engine may use (weights,
  *                               activations and the KV cache, which gets what is left), default 0.9;
  *                               unused on the CPU
+ * @param warmup                 run the forward pass on a scratch sequence at start-up until the JIT has
+ *                               compiled the kernels (backends that need it: the CPU); default true unless
+ *                               the system property {@code mii.warmup} is {@code false}
  */
 public record EngineConfig(int maxRaggedBatchSize, int maxRaggedSequenceCount, int maxTrackedSequences,
                            int kvBlockSize, int numKvBlocks, long kvCacheMemoryBytes, boolean prefixCaching,
-                           double gpuMemoryUtilization) {
+                           double gpuMemoryUtilization, boolean warmup) {
 
     public static final double DEFAULT_GPU_MEMORY_UTILIZATION = 0.9;
 
@@ -46,7 +49,15 @@ public record EngineConfig(int maxRaggedBatchSize, int maxRaggedSequenceCount, i
         }
     }
 
-    /** The default gpu_memory_utilization (0.9). */
+    /** The default warm-up (on unless {@code -Dmii.warmup=false}). */
+    public EngineConfig(int maxRaggedBatchSize, int maxRaggedSequenceCount, int maxTrackedSequences,
+                        int kvBlockSize, int numKvBlocks, long kvCacheMemoryBytes, boolean prefixCaching,
+                        double gpuMemoryUtilization) {
+        this(maxRaggedBatchSize, maxRaggedSequenceCount, maxTrackedSequences, kvBlockSize, numKvBlocks,
+                kvCacheMemoryBytes, prefixCaching, gpuMemoryUtilization, defaultWarmup());
+    }
+
+    /** The default gpu_memory_utilization (0.9) and warm-up. */
     public EngineConfig(int maxRaggedBatchSize, int maxRaggedSequenceCount, int maxTrackedSequences,
                         int kvBlockSize, int numKvBlocks, long kvCacheMemoryBytes, boolean prefixCaching) {
         this(maxRaggedBatchSize, maxRaggedSequenceCount, maxTrackedSequences, kvBlockSize, numKvBlocks,
@@ -57,31 +68,40 @@ public record EngineConfig(int maxRaggedBatchSize, int maxRaggedSequenceCount, i
         return new EngineConfig(768, 512, 2048, 64, 0, 0, true);
     }
 
+    /** Whether the engine warms up unless told otherwise: yes, unless the system property mii.warmup is false. */
+    public static boolean defaultWarmup() {
+        return !"false".equalsIgnoreCase(System.getProperty("mii.warmup", "true").trim());
+    }
+
     public EngineConfig withMaxRaggedBatchSize(int v) {
-        return new EngineConfig(v, maxRaggedSequenceCount, maxTrackedSequences, kvBlockSize, numKvBlocks, kvCacheMemoryBytes, prefixCaching, gpuMemoryUtilization);
+        return new EngineConfig(v, maxRaggedSequenceCount, maxTrackedSequences, kvBlockSize, numKvBlocks, kvCacheMemoryBytes, prefixCaching, gpuMemoryUtilization, warmup);
     }
 
     public EngineConfig withKvBlockSize(int v) {
-        return new EngineConfig(maxRaggedBatchSize, maxRaggedSequenceCount, maxTrackedSequences, v, numKvBlocks, kvCacheMemoryBytes, prefixCaching, gpuMemoryUtilization);
+        return new EngineConfig(maxRaggedBatchSize, maxRaggedSequenceCount, maxTrackedSequences, v, numKvBlocks, kvCacheMemoryBytes, prefixCaching, gpuMemoryUtilization, warmup);
     }
 
     public EngineConfig withNumKvBlocks(int v) {
-        return new EngineConfig(maxRaggedBatchSize, maxRaggedSequenceCount, maxTrackedSequences, kvBlockSize, v, kvCacheMemoryBytes, prefixCaching, gpuMemoryUtilization);
+        return new EngineConfig(maxRaggedBatchSize, maxRaggedSequenceCount, maxTrackedSequences, kvBlockSize, v, kvCacheMemoryBytes, prefixCaching, gpuMemoryUtilization, warmup);
     }
 
     public EngineConfig withKvCacheMemoryBytes(long v) {
-        return new EngineConfig(maxRaggedBatchSize, maxRaggedSequenceCount, maxTrackedSequences, kvBlockSize, numKvBlocks, v, prefixCaching, gpuMemoryUtilization);
+        return new EngineConfig(maxRaggedBatchSize, maxRaggedSequenceCount, maxTrackedSequences, kvBlockSize, numKvBlocks, v, prefixCaching, gpuMemoryUtilization, warmup);
     }
 
     public EngineConfig withPrefixCaching(boolean v) {
-        return new EngineConfig(maxRaggedBatchSize, maxRaggedSequenceCount, maxTrackedSequences, kvBlockSize, numKvBlocks, kvCacheMemoryBytes, v, gpuMemoryUtilization);
+        return new EngineConfig(maxRaggedBatchSize, maxRaggedSequenceCount, maxTrackedSequences, kvBlockSize, numKvBlocks, kvCacheMemoryBytes, v, gpuMemoryUtilization, warmup);
     }
 
     public EngineConfig withMaxRaggedSequenceCount(int v) {
-        return new EngineConfig(maxRaggedBatchSize, v, maxTrackedSequences, kvBlockSize, numKvBlocks, kvCacheMemoryBytes, prefixCaching, gpuMemoryUtilization);
+        return new EngineConfig(maxRaggedBatchSize, v, maxTrackedSequences, kvBlockSize, numKvBlocks, kvCacheMemoryBytes, prefixCaching, gpuMemoryUtilization, warmup);
     }
 
     public EngineConfig withGpuMemoryUtilization(double v) {
-        return new EngineConfig(maxRaggedBatchSize, maxRaggedSequenceCount, maxTrackedSequences, kvBlockSize, numKvBlocks, kvCacheMemoryBytes, prefixCaching, v);
+        return new EngineConfig(maxRaggedBatchSize, maxRaggedSequenceCount, maxTrackedSequences, kvBlockSize, numKvBlocks, kvCacheMemoryBytes, prefixCaching, v, warmup);
+    }
+
+    public EngineConfig withWarmup(boolean v) {
+        return new EngineConfig(maxRaggedBatchSize, maxRaggedSequenceCount, maxTrackedSequences, kvBlockSize, numKvBlocks, kvCacheMemoryBytes, prefixCaching, gpuMemoryUtilization, v);
     }
 }

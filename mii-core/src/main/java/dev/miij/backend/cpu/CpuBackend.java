@@ -29,6 +29,12 @@ public final class CpuBackend implements Backend {
                 + MatMulTiled.REGISTERS + " vector registers)";
     }
 
+    /** The Vector API runs one to three orders of magnitude slower until C2 has compiled the kernels. */
+    @Override
+    public boolean needsWarmup() {
+        return true;
+    }
+
     @Override
     public Weight weight(TensorData matrix) {
         return new CpuWeight(WeightMatrix.of(matrix));
