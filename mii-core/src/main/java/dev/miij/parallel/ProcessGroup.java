@@ -105,6 +105,8 @@ public final class ProcessGroup implements StepBroadcast, GroupChannel, AutoClos
     private final List<AutoCloseable> owned = new CopyOnWriteArrayList<>();
     private final Thread heartbeat;
     private volatile MiiException failure;
+    /** Counted down once a failure has been passed on to the other ranks (and the connections closed). */
+    private final java.util.concurrent.CountDownLatch failurePassedOn = new java.util.concurrent.CountDownLatch(1);
     private volatile boolean closing;
 
     /** One rank's connection to another: frames out under a lock, frames in through a reader thread into an inbox. */
@@ -118,6 +120,8 @@ public final class ProcessGroup implements StepBroadcast, GroupChannel, AutoClos
         volatile long lastWrite = System.nanoTime();
         /** The peer said STOP (or this side did): its hanging up is no failure. */
         volatile boolean stopped;
+        /** Reads this link's frames until the peer hangs up. */
+        Thread reader;
 
         Link(int peer, Socket socket) throws IOException {
             this.peer = peer;
@@ -153,8 +157,9 @@ public final class ProcessGroup implements StepBroadcast, GroupChannel, AutoClos
         this.timeouts = timeouts;
         for (Link l : links()) {
             l.socket.setSoTimeout((int) Math.min(Integer.MAX_VALUE, timeouts.liveness().toMillis()));
-            readers.add(Thread.ofPlatform().daemon().name("tensor-parallel-rank-" + rank + "-from-" + l.peer)
-                    .start(() -> read(l)));
+            l.reader = Thread.ofPlatform().daemon().name("tensor-parallel-rank-" + rank + "-from-" + l.peer)
+                    .start(() -> read(l));
+            readers.add(l.reader);
         }
         this.heartbeat = Thread.ofPlatform().daemon().name("tensor-parallel-rank-" + rank + "-heartbeat")
                 .start(this::heartbeat);
@@ -721,7 +726,15 @@ public final class ProcessGroup implements StepBroadcast, GroupChannel, AutoClos
             }
         }
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
-        for (Thread t : senders) {
+        List<Thread> waits = new ArrayList<>(senders);
+        // Then until those ranks hang up, having read it: closing first could reset the connection
+        // and lose the error on the way.
+        for (Link l : links()) {
+            if (l.peer != culprit && l.reader != Thread.currentThread()) {
+                waits.add(l.reader);
+            }
+        }
+        for (Thread t : waits) {
             try {
                 t.join(Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
             } catch (InterruptedException ignored) {
@@ -733,6 +746,7 @@ public final class ProcessGroup implements StepBroadcast, GroupChannel, AutoClos
             l.closeQuietly();
             l.inbox.add(WAKE);
         }
+        failurePassedOn.countDown();
         for (Consumer<MiiException> listener : listeners) {
             if (listeners.remove(listener)) {
                 try {
@@ -755,6 +769,14 @@ public final class ProcessGroup implements StepBroadcast, GroupChannel, AutoClos
                 return;
             }
             closing = true;
+        }
+        if (failure != null) {
+            // A rank that failed, or noticed a failure, is still telling the others: let it finish first.
+            try {
+                failurePassedOn.await(5, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
         heartbeat.interrupt();
         if (failure == null && rank == 0) {
