@@ -42,7 +42,7 @@ public final class AttentionBench {
                     Math.max(20, Math.min(1000, 200_000 / ctx))) / 1e3;
             int rows = Math.min(256, ctx);
             double promptMillis = best(batch(ctx, rows, table), heads, kvHeads, headDim, scale, cache, rnd, 2) / 1e6;
-            System.out.printf("context %6d: decode row %9.1f us   prompt chunk of %d rows %8.2f ms%n", ctx, decodeMicros,
+            System.out.printf("context %6d: decode row %9.1f us   prompt chunk of %d rows %10.4f ms%n", ctx, decodeMicros,
                     rows, promptMillis);
         }
     }
