@@ -12,12 +12,15 @@ import com.networknt.schema.JsonSchemaFactory;
 import com.networknt.schema.SpecVersion;
 import com.networknt.schema.ValidationMessage;
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.zip.GZIPInputStream;
 
 /**
  * The OpenAPI v3 schema of one version of a CustomResourceDefinition, as a JSON Schema that rejects unknown
@@ -45,10 +48,12 @@ public final class CrdSchema {
         this.schema = JsonSchemaFactory.getInstance(SpecVersion.VersionFlag.V4).getSchema(root);
     }
 
-    /** Every served version of every CRD in a (multi-document) YAML file. */
+    /** Every served version of every CRD in a (multi-document) YAML file, gzipped when its name ends in .gz. */
     public static List<CrdSchema> load(Path file) throws IOException {
         List<CrdSchema> out = new ArrayList<>();
-        try (MappingIterator<JsonNode> it = YAML.readerFor(JsonNode.class).readValues(file.toFile())) {
+        try (InputStream raw = Files.newInputStream(file);
+                InputStream in = file.toString().endsWith(".gz") ? new GZIPInputStream(raw) : raw;
+                MappingIterator<JsonNode> it = YAML.readerFor(JsonNode.class).readValues(in)) {
             while (it.hasNext()) {
                 JsonNode doc = it.next();
                 if (doc == null || !"CustomResourceDefinition".equals(doc.path("kind").asText())) {
