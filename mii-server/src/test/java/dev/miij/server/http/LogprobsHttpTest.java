@@ -102,7 +102,7 @@ class LogprobsHttpTest {
         var lp = c.choices().getFirst().logprobs().orElseThrow();
         assertEquals(8, lp.tokens().orElseThrow().size());
         assertEquals(expected("In the beginning", 2).logprobs().getFirst().logprob(),
-                lp.tokenLogprobs().orElseThrow().getFirst().floatValue());
+                lp.tokenLogprobs().orElseThrow().getFirst().floatValue(), TOLERANCE);
     }
 
     @Test
