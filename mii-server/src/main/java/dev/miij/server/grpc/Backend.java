@@ -34,6 +34,7 @@ final class Backend implements LeastOutstanding.Candidate {
         this.port = port;
         NettyLogging.init();
         NettyChannelBuilder b = NettyChannelBuilder.forAddress(host, port).usePlaintext()
+                .eventLoopGroup(FrontendIo.GROUP).channelType(FrontendIo.CLIENT_CHANNEL)
                 .maxInboundMessageSize(MAX_MESSAGE_BYTES);
         if (key != null) {
             b.intercept(ApiKeys.client(key));

@@ -51,6 +51,10 @@ public final class BalancerServer {
                 // A deployment started again on its ports, or a replica restarted on its port, must be able to
                 // bind while connections of the previous process linger in TIME_WAIT.
                 .withOption(ChannelOption.SO_REUSEADDR, true)
+                // Calls are handled on the I/O thread that read them, the one the replicas' connections use
+                // (FrontendIo): relaying never blocks, and no hand-over between threads is paid per call.
+                .bossEventLoopGroup(FrontendIo.GROUP).workerEventLoopGroup(FrontendIo.GROUP)
+                .channelType(FrontendIo.SERVER_CHANNEL).directExecutor()
                 .addService(apiKey == null || apiKey.isEmpty() ? new BalancerService(router, onTerminate).bindService()
                         : ServerInterceptors.intercept(new BalancerService(router, onTerminate), ApiKeys.server(apiKey)))
                 .addService(health.getHealthService())

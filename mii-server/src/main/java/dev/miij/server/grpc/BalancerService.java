@@ -46,7 +46,8 @@ public final class BalancerService extends ModelResponseGrpc.ModelResponseImplBa
                 forward[0].cancel();
             }
         });
-        forward[0] = router.forward(method, request, Context.current().getDeadline(), out);
+        // The observer of a gRPC call only queues what it is given: replies may reach it on the I/O thread.
+        forward[0] = router.forward(method, request, Context.current().getDeadline(), out, true);
         if (out.isCancelled()) {
             forward[0].cancel();
         }

@@ -1,5 +1,6 @@
 package dev.miij.server.grpc;
 
+import com.google.common.util.concurrent.MoreExecutors;
 import dev.miij.server.grpc.proto.ModelResponseGrpc;
 import dev.miij.server.grpc.proto.MultiGenerationReply;
 import dev.miij.server.grpc.proto.MultiStringRequest;
@@ -84,7 +85,17 @@ public final class ReplicaRouter {
      */
     public Forward forward(MethodDescriptor<MultiStringRequest, MultiGenerationReply> method, MultiStringRequest request,
                            Deadline deadline, StreamObserver<MultiGenerationReply> sink) {
-        Forward f = new Forward(method, request, deadline, sink);
+        return forward(method, request, deadline, sink, false);
+    }
+
+    /**
+     * As {@link #forward(MethodDescriptor, MultiStringRequest, Deadline, StreamObserver)}; with {@code
+     * nonBlockingSink} the replica's replies reach {@code sink} on the I/O thread that read them, with no
+     * hand-over to another thread: only for a sink that never blocks (another gRPC call's observer).
+     */
+    public Forward forward(MethodDescriptor<MultiStringRequest, MultiGenerationReply> method, MultiStringRequest request,
+                           Deadline deadline, StreamObserver<MultiGenerationReply> sink, boolean nonBlockingSink) {
+        Forward f = new Forward(method, request, deadline, sink, nonBlockingSink);
         if (closed) {
             sink.onError(Status.UNAVAILABLE.withDescription("the deployment is shutting down").asRuntimeException());
             return f;
@@ -110,6 +121,7 @@ public final class ReplicaRouter {
         private final MultiStringRequest request;
         private final Deadline deadline;
         private final StreamObserver<MultiGenerationReply> sink;
+        private final CallOptions options;
         private final int prompts;
         private final long waitUntil = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitForReplicaMillis);
         private ClientCall<MultiStringRequest, MultiGenerationReply> call;
@@ -122,11 +134,13 @@ public final class ReplicaRouter {
         private final List<MultiGenerationReply> held = new ArrayList<>();
 
         private Forward(MethodDescriptor<MultiStringRequest, MultiGenerationReply> method, MultiStringRequest request,
-                        Deadline deadline, StreamObserver<MultiGenerationReply> sink) {
+                        Deadline deadline, StreamObserver<MultiGenerationReply> sink, boolean nonBlockingSink) {
             this.method = method;
             this.request = request;
             this.deadline = deadline;
             this.sink = sink;
+            CallOptions o = deadline == null ? CallOptions.DEFAULT : CallOptions.DEFAULT.withDeadline(deadline);
+            this.options = nonBlockingSink ? o.withExecutor(MoreExecutors.directExecutor()) : o;
             this.prompts = Math.max(1, request.getRequestCount() + request.getPromptTokenIdsCount());
         }
 
@@ -169,7 +183,6 @@ public final class ReplicaRouter {
             synchronized (this) {
                 attempts++;
             }
-            CallOptions options = deadline == null ? CallOptions.DEFAULT : CallOptions.DEFAULT.withDeadline(deadline);
             ClientCall<MultiStringRequest, MultiGenerationReply> c = b.channel().newCall(method, options);
             synchronized (this) {
                 call = c;
