@@ -146,7 +146,8 @@ final class LoadBenchCommand implements Callable<Integer> {
     @Option(names = "--stream",
             description = "Stream every request (OpenAI and MII: server-sent events, which must end with a finish reason"
                     + " and [DONE]; gRPC: GeneratorReplyStream, whose last message must carry a finish reason);"
-                    + " latency is to the end of the stream.")
+                    + " latency is to the end of the stream; time to first text (TTFT) and time per output token after it"
+                    + " (TPOT) are reported per level.")
     boolean stream;
 
     enum Check {
@@ -435,6 +436,7 @@ final class LoadBenchCommand implements Callable<Integer> {
                 jsonLevels.add(Report.json(l));
                 table.print(Report.row(l));
             }
+            table.print(Report.streamTimes(levels));
             table.print(Report.errors(levels));
             checked.addAll(levels);
             return checked;

@@ -270,8 +270,16 @@ class LoadBenchCommandTest {
             assertTrue(doc.get("check_passed").asBoolean(), doc.toString());
             assertTrue(doc.get("target").asText().contains(api.equals("grpc") ? "GeneratorReplyStream" : "(streamed)"),
                     doc.toString());
-            checkLevel(doc.get("levels").get(0), 3, 6, 5);
-            assertEquals(0, doc.get("levels").get(0).get("errors_before_output").asInt());
+            JsonNode level = doc.get("levels").get(0);
+            checkLevel(level, 3, 6, 5);
+            assertEquals(0, level.get("errors_before_output").asInt());
+            // Every stream's time to first text and time per token after it; the first text comes before the end.
+            checkLatency(level.get("ttft_ms"), 6);
+            checkLatency(level.get("tpot_ms"), 6);
+            assertTrue(level.get("ttft_ms").get("max").asDouble() <= level.get("latency_ms").get("max").asDouble(),
+                    level.toString());
+            assertTrue(level.get("ttft_ms").get("min").asDouble() <= level.get("latency_ms").get("min").asDouble(),
+                    level.toString());
             assertTrue(r.err().contains("check passed (any)"), r.err());
         }
     }

@@ -60,11 +60,13 @@ public final class GrpcLoadClient implements LoadClient {
     }
 
     @Override
-    public long send() throws Failure {
-        return stream ? sendStreamed() : sendUnary();
+    public Answer send() throws Failure {
+        return stream ? sendStreamed() : Answer.whole(sendUnary());
     }
 
-    private long sendStreamed() throws Failure {
+    private Answer sendStreamed() throws Failure {
+        long start = System.nanoTime();
+        long firstOutput = -1;
         boolean output = false;
         SingleGenerationReply last = null;
         try {
@@ -76,7 +78,10 @@ public final class GrpcLoadClient implements LoadClient {
                     throw new Failure("a stream message without responses", output);
                 }
                 last = m.getResponse(0);
-                output |= !last.getResponse().isEmpty();
+                if (!output && !last.getResponse().isEmpty()) {
+                    output = true;
+                    firstOutput = System.nanoTime() - start;
+                }
             }
         } catch (StatusRuntimeException e) {
             String d = e.getStatus().getDescription();
@@ -85,7 +90,7 @@ public final class GrpcLoadClient implements LoadClient {
         if (last == null || last.getFinishReason().isEmpty() || last.getFinishReason().equals(WireReplies.NOT_FINISHED)) {
             throw new Failure("stream without a finish reason", output);
         }
-        return last.getGeneratedTokens();
+        return new Answer(last.getGeneratedTokens(), firstOutput);
     }
 
     private long sendUnary() throws Failure {

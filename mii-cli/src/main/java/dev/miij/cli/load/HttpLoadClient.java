@@ -19,7 +19,7 @@ import java.time.Duration;
  *
  * <pre>{@code
  * try (LoadClient c = HttpLoadClient.openAi(URI.create("http://127.0.0.1:28080"), "In the beginning", 16, null, Duration.ofSeconds(60))) {
- *     long tokens = c.send();
+ *     long tokens = c.send().tokens();
  * }
  * }</pre>
  */
@@ -67,7 +67,7 @@ public final class HttpLoadClient implements LoadClient {
     }
 
     @Override
-    public long send() throws IOException, InterruptedException, Failure {
+    public Answer send() throws IOException, InterruptedException, Failure {
         HttpResponse<byte[]> r = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
         if (r.statusCode() != 200) {
             throw new Failure("HTTP " + r.statusCode() + ": " + errorMessage(r.body()));
@@ -78,7 +78,7 @@ public final class HttpLoadClient implements LoadClient {
             if (!tokens.canConvertToLong() || body.path("choices").isEmpty()) {
                 throw new Failure("answer without choices or usage.completion_tokens");
             }
-            return tokens.asLong();
+            return Answer.whole(tokens.asLong());
         }
         if (!body.isArray() || body.isEmpty()) {
             throw new Failure("answer is not a list of responses");
@@ -87,7 +87,7 @@ public final class HttpLoadClient implements LoadClient {
         for (JsonNode response : body) {
             tokens += response.path("generated_length").asLong();
         }
-        return tokens;
+        return Answer.whole(tokens);
     }
 
     /** The error's message in the servers' {@code {"error": {"message": ...}}} shape, else the start of the body. */

@@ -10,11 +10,25 @@ public interface LoadClient extends AutoCloseable {
      * Sends the request once. A streamed request succeeds only when its stream ended as the protocol
      * says it must (OpenAI and MII's REST gateway: a finish reason, then {@code [DONE]}).
      *
-     * @return the output tokens the deployment reports having generated
+     * @return the output tokens the deployment reports having generated and, for a stream, when its first
+     *         text arrived
      * @throws Exception on any failure (an error status, a timeout, a refused connection): the run
      *                   counts it as an error and goes on
      */
-    long send() throws Exception;
+    Answer send() throws Exception;
+
+    /**
+     * A successful request.
+     *
+     * @param tokens           output tokens, as the deployment reports them
+     * @param firstOutputNanos a stream's time from sending to its first generated text; -1 when not streamed
+     */
+    record Answer(long tokens, long firstOutputNanos) {
+        /** A request answered whole (not streamed). */
+        public static Answer whole(long tokens) {
+            return new Answer(tokens, -1);
+        }
+    }
 
     /** What is requested where, for reports: "POST http://127.0.0.1:28080/v1/completions". */
     String describe();

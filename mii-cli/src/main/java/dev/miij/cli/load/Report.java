@@ -18,6 +18,7 @@ public final class Report {
     public static String table(List<ClosedLoop.Level> levels) {
         StringBuilder b = new StringBuilder(header());
         levels.forEach(l -> b.append(row(l)));
+        b.append(streamTimes(levels));
         b.append(errors(levels));
         return b.toString();
     }
@@ -34,6 +35,25 @@ public final class Report {
         return String.format(Locale.ROOT, "%5d %9d %7d %9.2f %9.2f %11.1f %9s %9s %9s %9s%n", l.concurrency(),
                 l.requests(), l.errors(), l.elapsedNanos() / 1e9, l.requestsPerSecond(), l.outputTokensPerSecond(),
                 ms(s, s.p50(), 2), ms(s, s.p90(), 2), ms(s, s.p99(), 2), ms(s, s.max(), 2));
+    }
+
+    /**
+     * For streams: time to first text (TTFT) and time per output token after it (TPOT) per level, p50 / p90
+     * / p99 in ms; nothing when no level streamed.
+     */
+    public static String streamTimes(List<ClosedLoop.Level> levels) {
+        if (levels.stream().allMatch(l -> l.timeToFirstOutput().count() == 0)) {
+            return "";
+        }
+        StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "%5s %9s %9s %9s   %9s %9s %9s%n", "conc",
+                "TTFT p50", "p90", "p99", "TPOT p50", "p90", "p99"));
+        for (ClosedLoop.Level l : levels) {
+            Percentiles.Summary f = l.timeToFirstOutput();
+            Percentiles.Summary t = l.timePerOutputToken();
+            b.append(String.format(Locale.ROOT, "%5d %9s %9s %9s   %9s %9s %9s%n", l.concurrency(), ms(f, f.p50(), 1),
+                    ms(f, f.p90(), 1), ms(f, f.p99(), 1), ms(t, t.p50(), 2), ms(t, t.p90(), 2), ms(t, t.p99(), 2)));
+        }
+        return b.toString();
     }
 
     /** What failed at each level, if anything did: counts by message. */
@@ -91,6 +111,10 @@ public final class Report {
         o.put("output_tokens", l.outputTokens());
         o.put("output_tokens_per_s", round(l.outputTokensPerSecond(), 2));
         o.set("latency_ms", json(l.latency()));
+        if (l.timeToFirstOutput().count() > 0) {
+            o.set("ttft_ms", json(l.timeToFirstOutput()));
+            o.set("tpot_ms", json(l.timePerOutputToken()));
+        }
         o.set("error_kinds", kinds(l.errorKinds()));
         return o;
     }

@@ -29,7 +29,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *
  * <pre>{@code
  * try (LoadClient c = SseLoadClient.openAi(URI.create("http://127.0.0.1:28080"), "In the beginning", 16, null, Duration.ofSeconds(60))) {
- *     long tokens = c.send();   // throws Failure("stream ended without [DONE]", true) on a cut stream
+ *     long tokens = c.send().tokens();   // throws Failure("stream ended without [DONE]", true) on a cut stream
  * }
  * }</pre>
  */
@@ -87,7 +87,7 @@ public final class SseLoadClient implements LoadClient {
     }
 
     @Override
-    public long send() throws IOException, InterruptedException, Failure {
+    public Answer send() throws IOException, InterruptedException, Failure {
         long start = System.nanoTime();
         HttpResponse<InputStream> r = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
         try (InputStream body = r.body()) {
@@ -124,7 +124,7 @@ public final class SseLoadClient implements LoadClient {
             if (!o.finished) {
                 throw new Failure("stream without a finish reason", o.output);
             }
-            return o.tokens;
+            return new Answer(o.tokens, o.firstOutputAt == 0 ? -1 : o.firstOutputAt - start);
         }
     }
 
@@ -135,6 +135,15 @@ public final class SseLoadClient implements LoadClient {
         boolean done;
         String error;
         long tokens;
+        /** System.nanoTime() when the first generated text arrived; 0 until then. */
+        long firstOutputAt;
+
+        void output() {
+            if (!output) {
+                output = true;
+                firstOutputAt = System.nanoTime();
+            }
+        }
     }
 
     /** Reads events until the stream ends. */
@@ -186,7 +195,7 @@ public final class SseLoadClient implements LoadClient {
         if (openAi) {
             for (JsonNode c : j.path("choices")) {
                 if (!c.path("text").asText("").isEmpty()) {
-                    o.output = true;
+                    o.output();
                 }
                 if (c.path("finish_reason").isTextual()) {
                     o.finished = true;
@@ -198,7 +207,7 @@ public final class SseLoadClient implements LoadClient {
             }
         } else if ("text".equals(event)) {
             if (!j.path("text").asText("").isEmpty()) {
-                o.output = true;
+                o.output();
             }
         } else if ("response".equals(event)) {
             o.finished = j.path("finish_reason").isTextual();
