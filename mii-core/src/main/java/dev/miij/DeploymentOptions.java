@@ -7,7 +7,8 @@ import dev.miij.engine.EngineConfig;
  * A persistent deployment's options, with MII's names and defaults.
  *
  * @param deploymentName    name clients find it by (default: derived from the model)
- * @param tensorParallel    devices per replica (1 on the CPU)
+ * @param tensorParallel    ranks per replica: 1 (deployments run one process per replica; a pipeline, {@code
+ *                          mii generate} and {@code mii bench} run tensor-parallel groups)
  * @param replicaNum        engine processes behind the load balancer (default 1)
  * @param portNumber        gRPC port of the load balancer (MII default 50050); replicas use the following ports
  * @param enableRestfulApi  also serve MII's REST gateway and the OpenAI-compatible API
@@ -28,7 +29,9 @@ public record DeploymentOptions(String deploymentName, int tensorParallel, int r
         Devices.Device d = Devices.parse(device);
         device = d == null ? null : d.toString();
         if (tensorParallel != 1) {
-            throw MiiException.invalid("tensor_parallel must be 1 on the CPU backend, got " + tensorParallel);
+            throw MiiException.invalid("tensor_parallel " + tensorParallel + ": deployments do not start tensor-parallel"
+                    + " ranks yet (one process per replica); a pipeline does (PipelineOptions.tensorParallel). Use 1, with"
+                    + " replica_num to use several devices");
         }
         if (replicaNum < 1 || replicaNum > 64) {
             throw MiiException.invalid("replica_num must be between 1 and 64, got " + replicaNum);

@@ -87,6 +87,9 @@ class DevicesTest {
         assertNull(DeploymentOptions.defaults().withDevice("auto").device());
         assertThrows(MiiException.class, () -> PipelineOptions.defaults().withDevice("tpu"));
         assertThrows(MiiException.class, () -> DeploymentOptions.defaults().withDevice("cuda:a"));
+        MiiException tp = assertThrows(MiiException.class, () -> new DeploymentOptions(null, 2, 1, 50050, false,
+                "127.0.0.1", 28080, null, null, EngineConfig.defaults(), null));
+        assertTrue(tp.getMessage().contains("a pipeline does (PipelineOptions.tensorParallel)"), tp.getMessage());
         assertEquals(0.5, PipelineOptions.defaults().withGpuMemoryUtilization(0.5).engine().gpuMemoryUtilization());
         assertEquals(0.9, EngineConfig.defaults().gpuMemoryUtilization());
         assertEquals(0.9, new EngineConfig(768, 512, 2048, 64, 0, 0, true).gpuMemoryUtilization());
