@@ -88,6 +88,68 @@ class MetricsTest {
         assertTrue(samples.containsKey("mii_requests_running") && samples.containsKey("mii_prefix_cache_hits_total"));
     }
 
+    /**
+     * The official Prometheus Python client's text-format parser ({@code scripts/fetch-test-data} puts Debian's
+     * package in .testdata/python) reads the whole scrape: every family typed, every sample it finds the one
+     * this test's own line parser finds, with the same value, and none more or fewer.
+     */
+    @Test
+    void theOfficialPrometheusClientParsesTheScrape() throws Exception {
+        java.nio.file.Path lib = java.nio.file.Path.of("../.testdata/python").toAbsolutePath().normalize();
+        org.junit.jupiter.api.Assumptions.assumeTrue(java.nio.file.Files.isDirectory(lib.resolve("prometheus_client")),
+                "no prometheus_client in " + lib + " (scripts/fetch-test-data fetches it)");
+        String body;
+        // A front end of its own, so that the other tests' counts stay theirs.
+        try (HttpFrontend own = HttpFrontend.start(new PipelineService(pipe, "tiny", "llama2"), "127.0.0.1", 0, null)) {
+            assertEquals(200, post(own, "/v1/completions", "{\"prompt\": \"Hello\", \"max_tokens\": 3, \"temperature\": 0, "
+                    + "\"stream\": true}").statusCode());
+            body = get(own, "/metrics").body();
+        }
+        java.nio.file.Path scrape = java.nio.file.Files.createTempFile("metrics", ".txt");
+        java.nio.file.Files.writeString(scrape, body);
+        String script = String.join("\n",
+                "import json, sys",
+                "from prometheus_client.parser import text_string_to_metric_families",
+                "out = []",
+                "for f in text_string_to_metric_families(open(sys.argv[1]).read()):",
+                "    out.append({'name': f.name, 'type': f.type, 'samples': [",
+                "        {'name': s.name, 'labels': s.labels, 'value': s.value} for s in f.samples]})",
+                "print(json.dumps(out))");
+        ProcessBuilder pb = new ProcessBuilder("python3", "-c", script, scrape.toString());
+        pb.environment().put("PYTHONPATH", lib.toString());
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        String err = new String(p.getErrorStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), "the parser refused the scrape: " + err);
+        java.nio.file.Files.delete(scrape);
+
+        Map<String, Double> ours = parse(body);
+        Map<String, Double> theirs = new HashMap<>();
+        Map<String, String> types = new HashMap<>();
+        for (var family : HttpTestSupport.JSON.readTree(out)) {
+            types.put(family.get("name").asText(), family.get("type").asText());
+            for (var sample : family.get("samples")) {
+                StringBuilder key = new StringBuilder(sample.get("name").asText());
+                var labels = sample.get("labels").properties();
+                if (!labels.isEmpty()) {
+                    key.append('{');
+                    labels.forEach(e -> key.append(e.getKey()).append("=\"").append(e.getValue().asText()
+                            .replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n")).append("\","));
+                    key.setCharAt(key.length() - 1, '}');
+                }
+                theirs.put(key.toString(), sample.get("value").asDouble());
+            }
+        }
+        assertEquals(ours.keySet(), theirs.keySet());
+        ours.forEach((k, v) -> assertEquals(v, theirs.get(k), k));
+        // The parser drops a counter's _total from the family name.
+        assertEquals("counter", types.get("mii_http_requests"));
+        assertEquals("counter", types.get("vllm:generation_tokens"));
+        assertEquals("gauge", types.get("vllm:num_requests_waiting"));
+        assertEquals("histogram", types.get("vllm:time_to_first_token_seconds"));
+        assertTrue(types.values().stream().noneMatch("unknown"::equals), "every family typed: " + types);
+    }
+
     @Test
     void vllmCompatibleNamesStandBesideMiiJsOwn() throws Exception {
         try (HttpFrontend own = HttpFrontend.start(new PipelineService(pipe, "tiny", "llama2"), "127.0.0.1", 0, null)) {
