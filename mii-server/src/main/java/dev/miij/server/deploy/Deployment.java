@@ -207,7 +207,7 @@ public final class Deployment {
             }
         };
         for (int i = 0; i < ports.size(); i++) {
-            List<String> cmd = JavaCommand.of(ReplicaMain.class, JavaCommand.replicaHeap(spec.replicaNum()),
+            List<String> cmd = JavaCommand.of(ReplicaMain.class, JavaCommand.replicaOptions(spec.replicaNum()),
                     List.of(String.valueOf(i), String.valueOf(ports.get(i))));
             ReplicaProcess r = new ReplicaProcess(i, ports.get(i), cmd, env, timer, events, log);
             replicas.add(r);

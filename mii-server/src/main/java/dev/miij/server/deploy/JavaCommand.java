@@ -45,6 +45,25 @@ final class JavaCommand {
         return List.of("-XX:MaxRAMPercentage=" + String.format(java.util.Locale.ROOT, "%.2f", 25.0 / replicas));
     }
 
+    /**
+     * The JVM options of one of {@code replicas} replica processes on this host: its heap ({@link
+     * #replicaHeap}) and its share of the cores for the CPU kernels' threads, unless {@code mii.threads} was
+     * chosen (the replicas inherit it). Each replica's kernels otherwise run on every core, and N replicas
+     * on C cores run N x C threads that spin for each other: on 2 cores, 2 replicas of the demo model served
+     * 64 streams at 1,290 tokens/s with 2 threads each and 1,467 with 1 (docs/benchmarks.md).
+     */
+    static List<String> replicaOptions(int replicas) {
+        return replicaOptions(replicas, Runtime.getRuntime().availableProcessors(), System.getProperty("mii.threads"));
+    }
+
+    static List<String> replicaOptions(int replicas, int cores, String chosenThreads) {
+        List<String> out = new ArrayList<>(replicaHeap(replicas));
+        if (replicas > 1 && (chosenThreads == null || chosenThreads.isBlank())) {
+            out.add("-Dmii.threads=" + Math.max(1, cores / replicas));
+        }
+        return out;
+    }
+
     static List<String> of(Class<?> main, List<String> args) {
         return of(main, List.of(), args);
     }

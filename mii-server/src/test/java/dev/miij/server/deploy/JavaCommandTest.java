@@ -36,4 +36,16 @@ class JavaCommandTest {
             assertEquals(List.of("-XX:MaxRAMPercentage=12.50"), JavaCommand.replicaHeap(2));
         }
     }
+
+    @Test
+    void replicasShareTheCoresUnlessTheThreadsWereChosen() {
+        assertTrue(JavaCommand.replicaOptions(1, 8, null).stream().noneMatch(o -> o.startsWith("-Dmii.threads")),
+                "one replica uses every core");
+        assertTrue(JavaCommand.replicaOptions(2, 8, null).contains("-Dmii.threads=4"));
+        assertTrue(JavaCommand.replicaOptions(3, 8, null).contains("-Dmii.threads=2"));
+        assertTrue(JavaCommand.replicaOptions(4, 2, null).contains("-Dmii.threads=1"), "at least one thread each");
+        assertTrue(JavaCommand.replicaOptions(2, 8, "3").stream().noneMatch(o -> o.startsWith("-Dmii.threads")),
+                "a chosen mii.threads is inherited as it is");
+        assertTrue(JavaCommand.replicaOptions(2, 8, null).containsAll(JavaCommand.replicaHeap(2)));
+    }
 }
