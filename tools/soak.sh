@@ -12,7 +12,10 @@
 #         Afterwards the replica must have been restarted under a new pid.
 #
 #   tools/soak.sh [--duration S] [--kill-duration S] [--concurrency C] [--max-new-tokens N]
-#                 [--only soak|kill] [--out DIR]
+#                 [--only soak|kill] [--api openai|mii|grpc] [--out DIR]
+#
+# --api: the protocol the streams use (default openai: the HTTP front end; grpc: the load balancer's
+# GeneratorReplyStream, the path gRPC clients take).
 #
 # Writes DIR/serve.log and DIR/{soak,kill}.json (load-bench's JSON; default DIR: a fresh temporary
 # folder) and prints the load tables; exits 0 only when every check run passed.
@@ -23,6 +26,7 @@ kill_duration=60
 concurrency=64
 tokens=64
 only=""
+api=openai
 out=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -31,12 +35,14 @@ while [ $# -gt 0 ]; do
     --concurrency) concurrency="$2"; shift 2 ;;
     --max-new-tokens) tokens="$2"; shift 2 ;;
     --only) only="$2"; shift 2 ;;
+    --api) api="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "error: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 case "$only" in ""|soak|kill) ;; *) echo "error: --only takes soak or kill" >&2; exit 2 ;; esac
+case "$api" in openai|mii|grpc) ;; *) echo "error: --api takes openai, mii or grpc" >&2; exit 2 ;; esac
 out="${out:-$(mktemp -d -t mii-soak.XXXXXX)}"
 mkdir -p "$out"
 
@@ -71,7 +77,7 @@ replica_pid() { # replica_pid INDEX: the pid the registry has for that replica n
 
 failed=0
 bench() { # bench OUT_NAME SECONDS CHECK WARMUP: load-bench streamed OpenAI completions, JSON to OUT_NAME.json
-  "$mii" load-bench --deployment "$name" --api openai --stream --concurrency "$concurrency" --duration "$2" \
+  "$mii" load-bench --deployment "$name" --api "$api" --stream --concurrency "$concurrency" --duration "$2" \
     --max-new-tokens "$tokens" --warmup "$4" --timeout 300 --check "$3" --json > "$out/$1.json"
 }
 
